@@ -1,0 +1,652 @@
+"""The CXML document model: one frozen attrs class per verb and noun.
+
+Python names are snake_case and written as CXML's camelCase. Every attribute defaults to None,
+meaning "absent, the platform default applies" (the documented default is in each field's
+comment), so that reading and writing a document never adds or drops an attribute. Attributes
+the model does not know, and wire values it cannot read, are kept in ``extra``. Containers hold
+``children``; elements with a body hold ``text`` (Say may hold SSML as a tuple of strings and
+`Element` nodes). Unknown elements are kept as `Element`. `validate` judges all of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Concatenate, Final, Literal, ParamSpec, TypeAlias, TypeVar
+
+import attrs
+
+from ._errors import CxmlValueError
+from ._kinds import BOOL, TEXT, Kind, check_xml_text, kind_enum, kind_int, kind_list
+
+__all__ = [
+    "Coach",
+    "Conference",
+    "Connect",
+    "Content",
+    "Converse",
+    "Description",
+    "Dial",
+    "Element",
+    "Gather",
+    "Hangup",
+    "Header",
+    "Node",
+    "Number",
+    "Parameter",
+    "Pause",
+    "Play",
+    "Record",
+    "Redirect",
+    "Reject",
+    "Response",
+    "Say",
+    "Service",
+    "Sip",
+    "Speech",
+    "Start",
+    "Stop",
+    "Stream",
+    "System",
+    "Tool",
+    "User",
+]
+
+# An XML name as CXML uses them: no namespace prefixes except the built-in xml: (xml:lang).
+_NAME: Final = re.compile(r"(?:xml:)?[^\W\d][\w.\-\u00b7\u0300-\u036f\u203f\u2040]*\Z")
+_CAMEL: Final = re.compile(r"_([a-z])")
+
+Pairs: TypeAlias = tuple[tuple[str, str], ...]
+
+
+def _check_name(name: object, where: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise CxmlValueError(f"{where}: {name!r} is not a valid XML name")
+    return name
+
+
+def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> Pairs:
+    items = value.items() if isinstance(value, Mapping) else value
+    pairs = tuple((_check_name(k, "attribute name"), v) for k, v in items)
+    for key, text in pairs:
+        if not isinstance(text, str):
+            raise CxmlValueError(f"attribute {key}: expected text, got {type(text).__name__}")
+        check_xml_text(text, f"attribute {key}")
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise CxmlValueError("an attribute name appears twice")
+    return pairs
+
+
+def _redact(value: object) -> str:
+    return "None" if value is None else "'***'"
+
+
+def attr(kind: Kind = TEXT, *, secret: bool = False) -> Any:
+    """Declare an optional CXML attribute of ``kind`` (converter added by `_node`)."""
+    return attrs.field(
+        default=None, kw_only=True, metadata={"kind": kind}, repr=_redact if secret else True
+    )
+
+
+def _converter(kind: Kind, where: str) -> Callable[[object], object]:
+    def convert(value: object) -> object:
+        return value if value is None else kind.coerce(value, where)
+
+    return convert
+
+
+@attrs.frozen(repr=False)
+class Node:
+    """Base of every verb and noun. ``extra``: attributes kept as wire text, in document order."""
+
+    tag: ClassVar[str]
+    #: Tags of the elements allowed as children; empty for leaves.
+    allowed: ClassVar[frozenset[str]] = frozenset()
+    #: Whether plain text is the element's body (or, for containers, allowed among children).
+    takes_text: ClassVar[bool] = False
+    #: (python name, wire name, kind) of each modelled attribute, in field order.
+    wire: ClassVar[tuple[tuple[str, str, Kind], ...]] = ()
+    by_wire: ClassVar[dict[str, tuple[str, Kind]]] = {}
+
+    extra: Pairs = attrs.field(default=(), kw_only=True, converter=_pairs)
+
+    def __repr__(self) -> str:
+        # Only what is set, so a document's repr reads like the code that builds it.
+        args = [repr(getattr(self, f)) for f in ("text", "children") if getattr(self, f, None)]
+        args += [
+            f"{name}={'***' if secret else repr(getattr(self, name))}"
+            for name, secret in self._shown()
+        ]
+        if self.extra:
+            args.append(f"extra={dict(self.extra)!r}")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+    def _shown(self) -> list[tuple[str, bool]]:
+        return [
+            (f.name, f.repr is _redact)
+            for f in attrs.fields(type(self))
+            if "kind" in f.metadata and getattr(self, f.name) is not None
+        ]
+
+    def __attrs_post_init__(self) -> None:
+        for key, _ in self.extra:
+            modelled = self.by_wire.get(key)
+            if modelled is not None and getattr(self, modelled[0]) is not None:
+                raise CxmlValueError(
+                    f"{type(self).__name__}: attribute {key} is given both as "
+                    f"{modelled[0]}= and in extra"
+                )
+
+
+def _element_name(name: str) -> str:
+    return _check_name(name, "element name")
+
+
+def _content_of(value: Node | Element | str | Iterable[Node | Element | str]) -> Content:
+    return _content(value)
+
+
+@attrs.frozen
+class Element:
+    """An element the model does not know (or SSML inside Say), kept as it was written."""
+
+    tag: str = attrs.field(converter=_element_name)
+    content: Content = attrs.field(default=(), converter=_content_of)
+    attributes: Pairs = attrs.field(default=(), kw_only=True, converter=_pairs)
+
+
+Content: TypeAlias = tuple["Node | Element | str", ...]
+
+
+def _content(
+    value: Node | Element | str | Iterable[Node | Element | str], where: str = "content"
+) -> Content:
+    items: Iterable[object] = (value,) if isinstance(value, Node | Element | str) else value
+    out: list[Node | Element | str] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(check_xml_text(item, where))
+        elif isinstance(item, Node | Element):
+            out.append(item)
+        else:
+            raise CxmlValueError(f"{where}: expected a CXML node or text, got {item!r}")
+    return tuple(out)
+
+
+def _body(value: str | Iterable[str | Element], where: str = "text") -> str | Content:
+    if isinstance(value, str):
+        return check_xml_text(value, where)
+    return _content(value, where)
+
+
+_N = TypeVar("_N", bound=Node)
+
+
+def _node(
+    tag: str, *, allowed: Iterable[str] = (), takes_text: bool = False
+) -> Callable[[type[_N]], type[_N]]:
+    """Make a frozen attrs node class, wire its attributes' converters and wire names."""
+
+    def converter(f: attrs.Attribute[Any]) -> Callable[[Any], object] | None:
+        where = f"{tag}.{f.name}"
+        if "kind" in f.metadata:
+            return _converter(f.metadata["kind"], where)
+        if f.name == "text":
+            return lambda value: _body(value, where)
+        if f.name == "children":
+            return lambda value: _content(value, where)
+        return None
+
+    def add_converters(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
+        return [f.evolve(converter=converter(f) or f.converter) for f in fields]
+
+    def make(cls: type[_N]) -> type[_N]:
+        cls = attrs.frozen(cls, field_transformer=add_converters, repr=False)
+        cls.tag = tag
+        cls.allowed = frozenset(allowed)
+        cls.takes_text = takes_text
+        cls.wire = tuple(
+            (f.name, _CAMEL.sub(lambda m: m.group(1).upper(), f.name), f.metadata["kind"])
+            for f in attrs.fields(cls)
+            if "kind" in f.metadata
+        )
+        cls.by_wire = {wire: (name, kind) for name, wire, kind in cls.wire}
+        return cls
+
+    return make
+
+
+P = ParamSpec("P")
+C = TypeVar("C", bound="Container")
+
+
+def _adder(factory: Callable[P, Node]) -> Callable[Concatenate[C, P], C]:
+    def add(self: C, /, *args: P.args, **kwargs: P.kwargs) -> C:
+        return self.append(factory(*args, **kwargs))
+
+    add.__doc__ = f"Return a copy with a new ``{factory.__name__}(...)`` appended."
+    return add
+
+
+@attrs.frozen(repr=False)
+class Container(Node):
+    """A node whose body is child elements (and, for Dial, a plain-text target)."""
+
+    children: Content = attrs.field(default=(), converter=_content)
+
+    def append(self: C, *nodes: Node | Element | str) -> C:
+        """Return a copy with ``nodes`` added after the existing children."""
+        return attrs.evolve(self, children=(*self.children, *nodes))
+
+
+@attrs.frozen(repr=False)
+class Text(Node):
+    """A node whose body is text."""
+
+    text: str | Content = attrs.field(default="", converter=_body)
+
+
+_METHOD = kind_enum("GET", "POST")
+_RECORDING_EVENTS = kind_list("in-progress", "completed", "absent")
+
+
+# --- Dial and its nouns -------------------------------------------------------------------
+
+
+@_node("Number", takes_text=True)
+class Number(Text):
+    """A phone number or extension to ring (body: E.164, with or without +, or 1-10 digits)."""
+
+
+@_node("Sip", takes_text=True)
+class Sip(Text):
+    """A SIP URI to ring: ``[sip:]user@domain[:port][;transport=udp|tcp|tls]``."""
+
+    username: str | None = attr()
+    password: str | None = attr(secret=True)
+    domain: Literal["origin", "destination"] | None = attr(kind_enum("origin", "destination"))
+
+
+@_node("Conference", takes_text=True)
+class Conference(Text):
+    """A conference room (body: the room name; empty means ``default``)."""
+
+    beep: bool | Literal["onEnter", "onExit"] | None = attr(
+        kind_enum("onEnter", "onExit", booleans=True)
+    )  # true
+    dtmf: Literal["block", "pass"] | None = attr(kind_enum("block", "pass"))  # block
+    hold_music: bool | None = attr(BOOL)  # true
+    muted: bool | None = attr(BOOL)  # false
+    prompts: bool | None = attr(BOOL)  # false
+    start_conference_on_enter: bool | Literal["required"] | None = attr(
+        kind_enum("required", booleans=True)
+    )  # true
+    end_conference_on_exit: bool | None = attr(BOOL)  # false
+    max_participants: int | None = attr(kind_int(2, 250))  # 250
+    record: Literal["do-not-record", "record-from-start"] | None = attr(
+        kind_enum("do-not-record", "record-from-start")
+    )
+    recording_status_callback: str | None = attr()
+    recording_status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+    recording_status_callback_event: tuple[str, ...] | None = attr(_RECORDING_EVENTS)
+    status_callback: str | None = attr()
+    status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+    status_callback_event: tuple[str, ...] | None = attr(
+        kind_list("start", "end", "join", "leave", "mute", "hold", "dtmf", "speaker")
+    )
+    talk_detection: Literal["normal", "quick", "lazy"] | None = attr(
+        kind_enum("normal", "quick", "lazy")
+    )
+    # Cloudonix spells it "do-no-trim" here (and "do-not-trim" on Record); both are accepted.
+    trim: Literal["trim-silence", "do-no-trim"] | None = attr(
+        kind_enum("trim-silence", "do-no-trim", aliases={"do-not-trim": "do-no-trim"})
+    )
+
+
+@_node("Service", takes_text=True)
+class Service(Text):
+    """An AI voice agent reached over SIP (body: the agent's number)."""
+
+    provider: str | None = attr()
+    username: str | None = attr()
+    password: str | None = attr(secret=True)
+
+
+@_node("Header")
+class Header(Node):
+    """A custom SIP header (name must start with ``X-``) for the outgoing leg."""
+
+    name: str | None = attr()
+    value: str | None = attr()
+
+
+@_node("Dial", allowed=("Number", "Sip", "Conference", "Service", "Header"), takes_text=True)
+class Dial(Container):
+    """Connect the caller to a target; does not answer the call by itself."""
+
+    action: str | None = attr()
+    method: Literal["GET", "POST"] | None = attr(_METHOD)
+    caller_id: str | None = attr()
+    caller_name: str | None = attr()
+    forward_headers: bool | None = attr(BOOL)  # false
+    headers: str | None = attr()
+    trunks: tuple[str, ...] | None = attr(kind_list(sep=",", json_arrays=True))
+    timeout: int | None = attr(kind_int(1, 600))
+    time_limit: int | None = attr(kind_int(1))
+    record: (
+        Literal[
+            "do-not-record",
+            "record-from-answer",
+            "record-from-ringing",
+            "record-from-answer-dual",
+            "record-from-ringing-dual",
+        ]
+        | None
+    ) = attr(
+        kind_enum(
+            "do-not-record",
+            "record-from-answer",
+            "record-from-ringing",
+            "record-from-answer-dual",
+            "record-from-ringing-dual",
+        )
+    )
+    recording_status_callback: str | None = attr()
+    recording_status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+    recording_status_callback_event: tuple[str, ...] | None = attr(_RECORDING_EVENTS)
+    hangup_on_star: bool | None = attr(BOOL)
+    hangup_on: str | None = attr()
+    trim: Literal["trim-silence", "do-not-trim"] | None = attr(
+        kind_enum("trim-silence", "do-not-trim", aliases={"do-no-trim": "do-not-trim"})
+    )
+
+    number = _adder(Number)
+    sip = _adder(Sip)
+    conference = _adder(Conference)
+    service = _adder(Service)
+    header = _adder(Header)
+
+
+# --- Streams ------------------------------------------------------------------------------
+
+
+@_node("Parameter")
+class Parameter(Node):
+    """A name/value pair: custom data for a Stream, or an argument of a Converse Tool."""
+
+    name: str | None = attr()
+    value: str | None = attr()
+    description: str | None = attr()
+    type: str | None = attr()
+    required: bool | None = attr(BOOL)
+    values: str | None = attr()
+
+
+@_node("Stream", allowed=("Parameter",))
+class Stream(Container):
+    """A media stream to a WebSocket (``ws://`` or ``wss://``)."""
+
+    name: str | None = attr()
+    url: str | None = attr()
+    track: Literal["inbound_track", "outbound_track", "both_tracks"] | None = attr(
+        kind_enum("inbound_track", "outbound_track", "both_tracks")
+    )  # inbound_track
+    status_callback: str | None = attr()
+    status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+
+    parameter = _adder(Parameter)
+
+
+@_node("Connect", allowed=("Stream",))
+class Connect(Container):
+    """Bridge the call's media to a Stream; the document waits until the stream ends."""
+
+    action: str | None = attr()
+    method: Literal["GET", "POST"] | None = attr(_METHOD)
+
+    stream = _adder(Stream)
+
+
+@_node("Start", allowed=("Stream",))
+class Start(Container):
+    """Fork the call's media to a Stream; the document goes on at once."""
+
+    stream = _adder(Stream)
+
+
+@_node("Stop", allowed=("Stream",))
+class Stop(Container):
+    """Stop the Stream named by its child's ``name``."""
+
+    stream = _adder(Stream)
+
+
+# --- Speech and media ---------------------------------------------------------------------
+
+
+@_node("Say", takes_text=True)
+class Say(Text):
+    """Speak text (or SSML) to the caller; answers the call unless ``answer=False``."""
+
+    answer: bool | None = attr(BOOL)  # true
+    loop: int | None = attr(kind_int(0))  # 1
+    voice: str | None = attr()  # woman
+    language: str | None = attr()  # en-US
+    status_callback: str | None = attr()
+    status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+
+
+@_node("Play", takes_text=True)
+class Play(Text):
+    """Play the audio file at the http(s) URL in the body, or send ``digits``."""
+
+    answer: bool | None = attr(BOOL)  # true
+    digits: str | None = attr()
+    loop: int | None = attr(kind_int(0))  # 1; 0 repeats until the call moves on
+    status_callback: str | None = attr()
+    status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+
+
+@_node("Pause")
+class Pause(Node):
+    """Wait ``length`` seconds; does not answer the call unless ``answer=True``."""
+
+    answer: bool | None = attr(BOOL)  # false
+    length: int | None = attr(kind_int(0))  # 1
+
+
+# --- Converse (Cloudonix's built-in LLM agent) ----------------------------------------------
+
+
+@_node("System", takes_text=True)
+class System(Text):
+    """Converse: the system prompt."""
+
+
+@_node("User", takes_text=True)
+class User(Text):
+    """Converse: a user message."""
+
+
+@_node("Speech", takes_text=True)
+class Speech(Text):
+    """Converse: speech settings or text."""
+
+
+@_node("Description", takes_text=True)
+class Description(Text):
+    """Converse: a description (of the agent or of a Tool)."""
+
+
+@_node("Tool", allowed=("Parameter", "Description"), takes_text=True)
+class Tool(Container):
+    """Converse: a tool the model may call, with Parameter children."""
+
+    name: str | None = attr()
+
+    parameter = _adder(Parameter)
+    description = _adder(Description)
+
+
+@_node("Converse", allowed=("System", "User", "Speech", "Tool", "Description"))
+class Converse(Container):
+    """Talk with Cloudonix's built-in LLM agent."""
+
+    voice: str | None = attr()  # woman
+    language: str | None = attr()  # en-US
+    status_callback: str | None = attr()
+    status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+    status_callback_event: tuple[str, ...] | None = attr(
+        kind_list("in-progress", "tool-response", "llm-response", "completed", sep=",")
+    )  # in-progress,completed
+    session_tools: tuple[str, ...] | None = attr(kind_list("hangup", "redirect", "dial", sep=","))
+    model: str | None = attr()
+    context: Literal["auto", "none", "no"] | None = attr(kind_enum("auto", "none", "no"))
+    temperature: float | None = attr(kind_int(0, 2, real=True))  # 1
+
+    system = _adder(System)
+    user = _adder(User)
+    speech = _adder(Speech)
+    tool = _adder(Tool)
+    description = _adder(Description)
+
+
+# --- Input --------------------------------------------------------------------------------
+
+
+@_node("Gather", allowed=("Say", "Play", "Pause", "Converse"))
+class Gather(Container):
+    """Collect digits or speech; nested Say/Play/Pause/Converse are the prompt."""
+
+    action: str | None = attr()  # the current document's URL
+    method: Literal["GET", "POST"] | None = attr(_METHOD)
+    input: tuple[str, ...] | None = attr(kind_list("dtmf", "speech"))  # dtmf
+    finish_on_key: str | None = attr()  # "#"; "" disables it
+    num_digits: int | None = attr(kind_int(1))
+    max_timeout: int | None = attr(kind_int(1))  # 30
+    timeout: int | None = attr(kind_int(0))  # 5
+    speech_timeout: int | Literal["auto"] | None = attr(kind_int(0, words=("auto",)))  # auto
+    speech_engine: Literal["aws", "google"] | None = attr(kind_enum("aws", "google"))  # aws
+    language: str | None = attr()  # en-US
+    action_on_empty_result: bool | None = attr(BOOL)  # false: no input falls through
+    max_duration: int | None = attr(kind_int(1))  # 300
+    speech_detection: Literal["auto", "low", "normal", "high", "stt"] | None = attr(
+        kind_enum("auto", "low", "normal", "high", "stt")
+    )  # auto
+    interruptible: bool | None = attr(BOOL)  # true
+
+    say = _adder(Say)
+    play = _adder(Play)
+    pause = _adder(Pause)
+    converse = _adder(Converse)
+
+
+@_node("Record", allowed=("Say", "Play", "Pause"))
+class Record(Container):
+    """Record the caller; an empty recording does not request the action."""
+
+    action: str | None = attr()  # the current document's URL
+    method: Literal["GET", "POST"] | None = attr(_METHOD)
+    timeout: int | None = attr(kind_int(1))  # 5 seconds of silence
+    finish_on_key: str | None = attr()  # 1234567890*#
+    max_length: int | None = attr(kind_int(2))  # 3600
+    play_beep: bool | None = attr(BOOL)  # true
+    recording_status_callback: str | None = attr()
+    recording_status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
+    recording_status_callback_event: tuple[str, ...] | None = attr(_RECORDING_EVENTS)
+    trim: Literal["trim-silence", "do-not-trim"] | None = attr(
+        kind_enum("trim-silence", "do-not-trim", aliases={"do-no-trim": "do-not-trim"})
+    )
+
+    say = _adder(Say)
+    play = _adder(Play)
+    pause = _adder(Pause)
+
+
+# --- Call control -------------------------------------------------------------------------
+
+
+@_node("Redirect", takes_text=True)
+class Redirect(Text):
+    """Continue with the document at the URL in the body (``https://``, ``cx://``, ``service://``)."""
+
+    method: Literal["GET", "POST"] | None = attr(_METHOD)
+
+
+@_node("Hangup")
+class Hangup(Node):
+    """End the call (billable)."""
+
+
+@_node("Reject")
+class Reject(Node):
+    """Refuse the call (not billable)."""
+
+    reason: Literal["rejected", "busy", "congestion", "failed"] | None = attr(
+        kind_enum("rejected", "busy", "congestion", "failed")
+    )  # rejected
+
+
+_DIRECTION = kind_enum("none", "caller", "calee", "both", aliases={"callee": "calee"})
+
+
+@_node("Coach", takes_text=True)
+class Coach(Text):
+    """Listen to, whisper to or barge into another session (body: its token)."""
+
+    policy: Literal["listen", "whisper", "barge"] | None = attr(
+        kind_enum("listen", "whisper", "barge")
+    )  # whisper
+    # Cloudonix spells the callee side "calee"; "callee" is accepted and written as "calee".
+    spy_direction: Literal["none", "caller", "calee", "both"] | None = attr(_DIRECTION)
+    whisper_direction: Literal["none", "caller", "calee", "both"] | None = attr(_DIRECTION)
+    finish_on_key: str | None = attr()
+
+
+VERBS: Final = (
+    "Coach",
+    "Connect",
+    "Converse",
+    "Dial",
+    "Gather",
+    "Hangup",
+    "Pause",
+    "Play",
+    "Record",
+    "Redirect",
+    "Reject",
+    "Say",
+    "Start",
+    "Stop",
+)
+
+
+@_node("Response", allowed=VERBS)
+class Response(Container):
+    """A CXML document: verbs run top to bottom; the end of the document hangs up."""
+
+    coach = _adder(Coach)
+    connect = _adder(Connect)
+    converse = _adder(Converse)
+    dial = _adder(Dial)
+    gather = _adder(Gather)
+    hangup = _adder(Hangup)
+    pause = _adder(Pause)
+    play = _adder(Play)
+    record = _adder(Record)
+    redirect = _adder(Redirect)
+    reject = _adder(Reject)
+    say = _adder(Say)
+    start = _adder(Start)
+    stop = _adder(Stop)
+
+
+#: Every modelled element class by its tag.
+BY_TAG: Final[dict[str, type[Node]]] = {
+    cls.tag: cls
+    for cls in (
+        Coach, Conference, Connect, Converse, Description, Dial, Gather, Hangup, Header, Number,
+        Parameter, Pause, Play, Record, Redirect, Reject, Response, Say, Service, Sip, Speech,
+        Start, Stop, Stream, System, Tool, User,
+    )
+}  # fmt: skip

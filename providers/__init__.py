@@ -1,0 +1,3 @@
+"""providers: AI voice-agent providers, assistants, stream URLs, tools and media (to come)."""
+
+__all__: list[str] = []
