@@ -2,8 +2,9 @@
 
 Usage: ``python bench/bench_cxml.py [--quick] [--check] [--loops N]``
 
-Everything runs in one process. Each workload is timed with `timeit` (7 repeats; the median
-repeat divided by the loop count is the time per document). Render workloads build the
+Everything runs in one process. Each workload is timed with `timeit` (7 repeats, taken
+round-robin across workloads; the median repeat divided by the loop count is the time per
+document). Render workloads build the
 document inside the timed call, so twilio, lxml and cxml each pay for their own tree. Before
 any timing, every renderer's output is parsed once and compared in C14N 2.0 form, so all of
 them are timed producing the same document. See docs/performance.md for the figures.
@@ -214,10 +215,21 @@ def workloads(doc: Document, data: bytes) -> list[Workload]:
     return [Workload(doc.key, group, label, func) for group, label, func in table]
 
 
-def per_doc(func: Callable[[], object], loops: int) -> float:
-    """Median seconds per call over REPEAT repeats of ``loops`` calls."""
-    times = timeit.Timer(func).repeat(repeat=REPEAT, number=loops)
-    return statistics.median(times) / loops
+def measure(items: list[Workload], loops: int) -> list[float]:
+    """Median seconds per call of each workload over REPEAT rounds of ``loops`` calls.
+
+    The rounds go round-robin over all workloads, so a passing slowdown of the machine costs
+    each workload one sample rather than one workload all of them. Each timer is warmed up
+    first. As in `timeit`, the garbage collector is off while timing.
+    """
+    timers = [timeit.Timer(w.func) for w in items]
+    for timer in timers:
+        timer.timeit(number=max(loops // 10, 100))
+    samples: list[list[float]] = [[] for _ in items]
+    for _ in range(REPEAT):
+        for timer, times in zip(timers, samples, strict=True):
+            times.append(timer.timeit(number=loops))
+    return [statistics.median(times) / loops for times in samples]
 
 
 def machine() -> str:
@@ -240,25 +252,22 @@ def main(argv: list[str] | None = None) -> int:
     loops: int = args.loops or (QUICK_LOOPS if args.quick else LOOPS)
 
     print(machine())
-    print(f"timeit: {REPEAT} repeats x {loops:,} loops, median per document\n")
+    print(f"timeit: {REPEAT} repeats (round-robin) x {loops:,} loops, median per document\n")
 
-    results: dict[tuple[str, str], float] = {}
-    rows: list[tuple[str, str, float]] = []
-    for doc in DOCUMENTS:
-        data = check_outputs(doc)
-        for w in workloads(doc, data):
-            t = per_doc(w.func, loops)
-            results[w.doc, w.group] = t
-            rows.append((w.doc, w.label, t))
+    items = [w for doc in DOCUMENTS for w in workloads(doc, check_outputs(doc))]
+    seconds = measure(items, loops)
+    results = {(w.doc, w.group): t for w, t in zip(items, seconds, strict=True)}
+    rows = [(w.doc, w.label, t) for w, t in zip(items, seconds, strict=True)]
 
     width = max(len(label) for _, label, _ in rows)
     print(f"| doc | {'workload':<{width}} | {'µs/doc':>7} | {'docs/s':>9} |")
-    print(f"|-----|{'-' * (width + 2)}|{'-' * 9}:|{'-' * 11}:|")
+    print(f"|-----|{'-' * (width + 2)}|{'-' * 8}:|{'-' * 10}:|")
     for key, label, t in rows:
         print(f"| {key}  | {label:<{width}} | {t * 1e6:7.2f} | {1 / t:9,.0f} |")
 
-    print("\n| doc | ratio (speed) | measured | target | |")
-    print("|-----|---|---:|---:|---|")
+    names = max(len(name) for name, *_ in TARGETS)
+    print(f"\n| doc | {'speed ratio':<{names}} | measured |   target | result |")
+    print(f"|-----|{'-' * (names + 2)}|---------:|---------:|--------|")
     missed = 0
     for doc in DOCUMENTS:
         for name, wanted, num, den in TARGETS:
@@ -266,8 +275,8 @@ def main(argv: list[str] | None = None) -> int:
             ok = ratio >= wanted
             missed += not ok
             print(
-                f"| {doc.key}  | {name} | {ratio:.2f}x | >= {wanted:.1f}x | "
-                f"{'met' if ok else 'MISSED'} |"
+                f"| {doc.key}  | {name:<{names}} | {ratio:7.2f}x | >= {wanted:4.1f}x | "
+                f"{'met' if ok else 'MISSED':<6} |"
             )
     print(f"\n{len(DOCUMENTS) * len(TARGETS) - missed} of {len(DOCUMENTS) * len(TARGETS)} met")
     return 1 if args.check and missed else 0

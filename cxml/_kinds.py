@@ -232,13 +232,19 @@ FLOAT: Final = _Float(None, None)
 
 
 def kind_int(
-    low: int | None = None, high: int | None = None, *, real: bool = False, words: tuple[str, ...] = ()
+    low: int | None = None,
+    high: int | None = None,
+    *,
+    real: bool = False,
+    words: tuple[str, ...] = (),
 ) -> Kind:
     """An integer (with ``real``, any finite number) that `validate` keeps in range."""
     return _Float(low, high) if real else _Int(low, high, words)
 
 
-def kind_enum(*values: str, aliases: Mapping[str, str] | None = None, booleans: bool = False) -> Kind:
+def kind_enum(
+    *values: str, aliases: Mapping[str, str] | None = None, booleans: bool = False
+) -> Kind:
     """One of ``values``; ``aliases`` are accepted on input and written as their target."""
     return _Enum(values, aliases or {}, booleans)
 

@@ -88,13 +88,6 @@ def attr(kind: Kind = TEXT, *, secret: bool = False) -> Any:
     )
 
 
-def _converter(kind: Kind, where: str) -> Callable[[object], object]:
-    def convert(value: object) -> object:
-        return value if value is None else kind.coerce(value, where)
-
-    return convert
-
-
 @attrs.frozen(repr=False)
 class Node:
     """Base of every verb and noun. ``extra``: attributes kept as wire text, in document order."""
@@ -129,6 +122,14 @@ class Node:
         ]
 
     def __attrs_post_init__(self) -> None:
+        # One pass over the fields checks and normalises them, naming the field on failure.
+        tag = self.tag
+        for name, _, kind in self.wire:
+            value = getattr(self, name)
+            if value is not None:
+                checked = kind.coerce(value, f"{tag}.{name}")
+                if checked is not value:
+                    object.__setattr__(self, name, checked)
         for key, _ in self.extra:
             modelled = self.by_wire.get(key)
             if modelled is not None and getattr(self, modelled[0]) is not None:
@@ -136,23 +137,6 @@ class Node:
                     f"{type(self).__name__}: attribute {key} is given both as "
                     f"{modelled[0]}= and in extra"
                 )
-
-
-def _element_name(name: str) -> str:
-    return _check_name(name, "element name")
-
-
-def _content_of(value: Node | Element | str | Iterable[Node | Element | str]) -> Content:
-    return _content(value)
-
-
-@attrs.frozen
-class Element:
-    """An element the model does not know (or SSML inside Say), kept as it was written."""
-
-    tag: str = attrs.field(converter=_element_name)
-    content: Content = attrs.field(default=(), converter=_content_of)
-    attributes: Pairs = attrs.field(default=(), kw_only=True, converter=_pairs)
 
 
 Content: TypeAlias = tuple["Node | Element | str", ...]
@@ -173,10 +157,31 @@ def _content(
     return tuple(out)
 
 
-def _body(value: str | Iterable[str | Element], where: str = "text") -> str | Content:
-    if isinstance(value, str):
-        return check_xml_text(value, where)
-    return _content(value, where)
+def _items(value: Node | Element | str | Iterable[Node | Element | str]) -> Content:
+    """A tuple of children; their types are checked by the node, which can name itself."""
+    if isinstance(value, Node | Element | str):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        return (value,)  # type: ignore[return-value]  # reported by the node's check
+
+
+def _body(value: str | Iterable[str | Element]) -> str | Content:
+    return value if isinstance(value, str) else _items(value)
+
+
+def _element_name(name: str) -> str:
+    return _check_name(name, "element name")
+
+
+@attrs.frozen
+class Element:
+    """An element the model does not know (or SSML inside Say), kept as it was written."""
+
+    tag: str = attrs.field(converter=_element_name)
+    content: Content = attrs.field(default=(), converter=_content)
+    attributes: Pairs = attrs.field(default=(), kw_only=True, converter=_pairs)
 
 
 _N = TypeVar("_N", bound=Node)
@@ -185,23 +190,9 @@ _N = TypeVar("_N", bound=Node)
 def _node(
     tag: str, *, allowed: Iterable[str] = (), takes_text: bool = False
 ) -> Callable[[type[_N]], type[_N]]:
-    """Make a frozen attrs node class, wire its attributes' converters and wire names."""
-
-    def converter(f: attrs.Attribute[Any]) -> Callable[[Any], object] | None:
-        where = f"{tag}.{f.name}"
-        if "kind" in f.metadata:
-            return _converter(f.metadata["kind"], where)
-        if f.name == "text":
-            return lambda value: _body(value, where)
-        if f.name == "children":
-            return lambda value: _content(value, where)
-        return None
-
-    def add_converters(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
-        return [f.evolve(converter=converter(f) or f.converter) for f in fields]
+    """Fill in a node class's element description (after ``attrs.frozen`` made it)."""
 
     def make(cls: type[_N]) -> type[_N]:
-        cls = attrs.frozen(cls, field_transformer=add_converters, repr=False)
         cls.tag = tag
         cls.allowed = frozenset(allowed)
         cls.takes_text = takes_text
@@ -232,7 +223,11 @@ def _adder(factory: Callable[P, Node]) -> Callable[Concatenate[C, P], C]:
 class Container(Node):
     """A node whose body is child elements (and, for Dial, a plain-text target)."""
 
-    children: Content = attrs.field(default=(), converter=_content)
+    children: Content = attrs.field(default=(), converter=_items)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        _content(self.children, f"{self.tag} children")
 
     def append(self: C, *nodes: Node | Element | str) -> C:
         """Return a copy with ``nodes`` added after the existing children."""
@@ -245,6 +240,13 @@ class Text(Node):
 
     text: str | Content = attrs.field(default="", converter=_body)
 
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if isinstance(self.text, str):
+            check_xml_text(self.text, f"{self.tag} text")
+        else:
+            _content(self.text, f"{self.tag} text")
+
 
 _METHOD = kind_enum("GET", "POST")
 _RECORDING_EVENTS = kind_list("in-progress", "completed", "absent")
@@ -254,11 +256,13 @@ _RECORDING_EVENTS = kind_list("in-progress", "completed", "absent")
 
 
 @_node("Number", takes_text=True)
+@attrs.frozen(repr=False)
 class Number(Text):
     """A phone number or extension to ring (body: E.164, with or without +, or 1-10 digits)."""
 
 
 @_node("Sip", takes_text=True)
+@attrs.frozen(repr=False)
 class Sip(Text):
     """A SIP URI to ring: ``[sip:]user@domain[:port][;transport=udp|tcp|tls]``."""
 
@@ -268,6 +272,7 @@ class Sip(Text):
 
 
 @_node("Conference", takes_text=True)
+@attrs.frozen(repr=False)
 class Conference(Text):
     """A conference room (body: the room name; empty means ``default``)."""
 
@@ -304,6 +309,7 @@ class Conference(Text):
 
 
 @_node("Service", takes_text=True)
+@attrs.frozen(repr=False)
 class Service(Text):
     """An AI voice agent reached over SIP (body: the agent's number)."""
 
@@ -313,6 +319,7 @@ class Service(Text):
 
 
 @_node("Header")
+@attrs.frozen(repr=False)
 class Header(Node):
     """A custom SIP header (name must start with ``X-``) for the outgoing leg."""
 
@@ -321,6 +328,7 @@ class Header(Node):
 
 
 @_node("Dial", allowed=("Number", "Sip", "Conference", "Service", "Header"), takes_text=True)
+@attrs.frozen(repr=False)
 class Dial(Container):
     """Connect the caller to a target; does not answer the call by itself."""
 
@@ -371,6 +379,7 @@ class Dial(Container):
 
 
 @_node("Parameter")
+@attrs.frozen(repr=False)
 class Parameter(Node):
     """A name/value pair: custom data for a Stream, or an argument of a Converse Tool."""
 
@@ -383,6 +392,7 @@ class Parameter(Node):
 
 
 @_node("Stream", allowed=("Parameter",))
+@attrs.frozen(repr=False)
 class Stream(Container):
     """A media stream to a WebSocket (``ws://`` or ``wss://``)."""
 
@@ -398,6 +408,7 @@ class Stream(Container):
 
 
 @_node("Connect", allowed=("Stream",))
+@attrs.frozen(repr=False)
 class Connect(Container):
     """Bridge the call's media to a Stream; the document waits until the stream ends."""
 
@@ -408,6 +419,7 @@ class Connect(Container):
 
 
 @_node("Start", allowed=("Stream",))
+@attrs.frozen(repr=False)
 class Start(Container):
     """Fork the call's media to a Stream; the document goes on at once."""
 
@@ -415,6 +427,7 @@ class Start(Container):
 
 
 @_node("Stop", allowed=("Stream",))
+@attrs.frozen(repr=False)
 class Stop(Container):
     """Stop the Stream named by its child's ``name``."""
 
@@ -425,6 +438,7 @@ class Stop(Container):
 
 
 @_node("Say", takes_text=True)
+@attrs.frozen(repr=False)
 class Say(Text):
     """Speak text (or SSML) to the caller; answers the call unless ``answer=False``."""
 
@@ -437,6 +451,7 @@ class Say(Text):
 
 
 @_node("Play", takes_text=True)
+@attrs.frozen(repr=False)
 class Play(Text):
     """Play the audio file at the http(s) URL in the body, or send ``digits``."""
 
@@ -448,6 +463,7 @@ class Play(Text):
 
 
 @_node("Pause")
+@attrs.frozen(repr=False)
 class Pause(Node):
     """Wait ``length`` seconds; does not answer the call unless ``answer=True``."""
 
@@ -459,26 +475,31 @@ class Pause(Node):
 
 
 @_node("System", takes_text=True)
+@attrs.frozen(repr=False)
 class System(Text):
     """Converse: the system prompt."""
 
 
 @_node("User", takes_text=True)
+@attrs.frozen(repr=False)
 class User(Text):
     """Converse: a user message."""
 
 
 @_node("Speech", takes_text=True)
+@attrs.frozen(repr=False)
 class Speech(Text):
     """Converse: speech settings or text."""
 
 
 @_node("Description", takes_text=True)
+@attrs.frozen(repr=False)
 class Description(Text):
     """Converse: a description (of the agent or of a Tool)."""
 
 
 @_node("Tool", allowed=("Parameter", "Description"), takes_text=True)
+@attrs.frozen(repr=False)
 class Tool(Container):
     """Converse: a tool the model may call, with Parameter children."""
 
@@ -489,6 +510,7 @@ class Tool(Container):
 
 
 @_node("Converse", allowed=("System", "User", "Speech", "Tool", "Description"))
+@attrs.frozen(repr=False)
 class Converse(Container):
     """Talk with Cloudonix's built-in LLM agent."""
 
@@ -515,6 +537,7 @@ class Converse(Container):
 
 
 @_node("Gather", allowed=("Say", "Play", "Pause", "Converse"))
+@attrs.frozen(repr=False)
 class Gather(Container):
     """Collect digits or speech; nested Say/Play/Pause/Converse are the prompt."""
 
@@ -542,6 +565,7 @@ class Gather(Container):
 
 
 @_node("Record", allowed=("Say", "Play", "Pause"))
+@attrs.frozen(repr=False)
 class Record(Container):
     """Record the caller; an empty recording does not request the action."""
 
@@ -567,6 +591,7 @@ class Record(Container):
 
 
 @_node("Redirect", takes_text=True)
+@attrs.frozen(repr=False)
 class Redirect(Text):
     """Continue with the document at the URL in the body (``https://``, ``cx://``, ``service://``)."""
 
@@ -574,11 +599,13 @@ class Redirect(Text):
 
 
 @_node("Hangup")
+@attrs.frozen(repr=False)
 class Hangup(Node):
     """End the call (billable)."""
 
 
 @_node("Reject")
+@attrs.frozen(repr=False)
 class Reject(Node):
     """Refuse the call (not billable)."""
 
@@ -591,6 +618,7 @@ _DIRECTION = kind_enum("none", "caller", "calee", "both", aliases={"callee": "ca
 
 
 @_node("Coach", takes_text=True)
+@attrs.frozen(repr=False)
 class Coach(Text):
     """Listen to, whisper to or barge into another session (body: its token)."""
 
@@ -622,6 +650,7 @@ VERBS: Final = (
 
 
 @_node("Response", allowed=VERBS)
+@attrs.frozen(repr=False)
 class Response(Container):
     """A CXML document: verbs run top to bottom; the end of the document hangs up."""
 

@@ -34,19 +34,22 @@ def _parsers() -> tuple[etree.XMLParser, etree.XMLParser]:
     """This thread's parsers: (for bytes, for text already decoded and re-encoded as UTF-8)."""
     parsers: tuple[etree.XMLParser, etree.XMLParser] | None = getattr(_local, "parsers", None)
     if parsers is None:
-        settings = {
-            "resolve_entities": False,
-            "no_network": True,
-            "load_dtd": False,
-            "dtd_validation": False,
-            "huge_tree": False,
-            "remove_pis": False,  # refused below, not silently dropped
-            "remove_comments": True,
-            "collect_ids": False,
-        }
-        parsers = (etree.XMLParser(**settings), etree.XMLParser(encoding="utf-8", **settings))
-        _local.parsers = parsers
+        parsers = _local.parsers = (_new_parser(None), _new_parser("utf-8"))
     return parsers
+
+
+def _new_parser(encoding: str | None) -> etree.XMLParser:
+    return etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=False,  # refused below, not silently dropped
+        remove_comments=True,
+        collect_ids=False,
+    )
 
 
 def parse(
@@ -110,11 +113,11 @@ def _shown_tag(tag: object) -> str:
 
 def _refuse(node: etree._Element) -> None:
     """Raise for a node that is not an element: processing instruction, entity reference."""
-    if node.tag is etree.PI:
+    if isinstance(node, etree._ProcessingInstruction):
         what = "processing instructions are not allowed in CXML"
     elif isinstance(node, etree._Entity):
         what = "entity references are not allowed in CXML"
-    elif node.tag is etree.Comment:
+    elif isinstance(node, etree._Comment):
         return
     else:
         what = "unexpected node"
@@ -177,9 +180,8 @@ class _Reader:
 
     def _attributes(self, el: etree._Element) -> list[tuple[str, str]]:
         pairs = []
-        for key, value in el.items():
-            if isinstance(key, bytes):
-                key = key.decode()
+        for raw_key, value in el.items():
+            key = raw_key if isinstance(raw_key, str) else raw_key.decode()
             if key.startswith(_XML_NS):
                 key = "xml:" + key[len(_XML_NS) :]
             elif key.startswith("{"):
@@ -193,7 +195,7 @@ class _Reader:
         if el.text and not el.text.isspace():
             out.append(el.text)
         for child in el:
-            if child.tag is etree.Comment:
+            if isinstance(child, etree._Comment):
                 continue
             out.append(self.node(child, depth + 1))
             if child.tail and not child.tail.isspace():
@@ -204,7 +206,7 @@ class _Reader:
         # Inside text (SSML in Say, unknown elements) every character is content.
         out: list[Node | Element | str] = [el.text] if el.text else []
         for child in el:
-            if child.tag is not etree.Comment:
+            if not isinstance(child, etree._Comment):
                 out.append(self._element(child, self._tag(child, depth + 1), None, depth + 1))
             if child.tail:
                 out.append(child.tail)

@@ -20,7 +20,15 @@ DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>\n'
 # \r, \n and \t in attributes would be normalised to spaces by any reader; character
 # references keep them. In text only \r needs one.
 _ATTR: Final = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\t": "&#9;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+    }
 )
 _TEXT: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
@@ -96,5 +104,5 @@ def _write(node: Node | Element | str, out: list[str], indent: str | None) -> No
                 out.append(inner)
             _write(child, out, inner)
         if inner is not None:
-            out.append(indent)
+            out.append(inner[:-2])
     out.append(f"</{node.tag}>")

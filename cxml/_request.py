@@ -129,7 +129,7 @@ def _freeze(value: object, field: str, depth: int = 0) -> object:
 
 
 def _thaw(value: object) -> object:
-    """Undo :func:`_freeze` so the payload is plain ``dict``/``list`` data (``json.dumps`` ready)."""
+    """Undo `_freeze`: plain ``dict``/``list`` data, ready for ``json.dumps``."""
     if isinstance(value, Mapping):
         return {key: _thaw(item) for key, item in value.items()}
     if isinstance(value, tuple):

@@ -50,9 +50,7 @@ Severity = Literal["error", "warning"]
 _DIALABLE: Final = re.compile(r"(?:\+?[1-9][0-9]{1,14}|[0-9]{1,10})\Z")
 _SIP_URI: Final = re.compile(r"(?:sips?:)?[^@\s;:]+@[^@\s;]+(?:;\S*)?\Z", re.IGNORECASE)
 _KEYS: Final = frozenset("0123456789#*")
-_URL_ATTRIBUTES: Final = frozenset(
-    {"action", "status_callback", "recording_status_callback"}
-)
+_URL_ATTRIBUTES: Final = frozenset({"action", "status_callback", "recording_status_callback"})
 _HOMES: Final = {
     tag: sorted(parent for parent, cls in BY_TAG.items() if tag in cls.allowed) for tag in BY_TAG
 }
@@ -260,7 +258,7 @@ class _Checker:
 
     def rule_Header(self, node: Header, path: str, parent: Node | None) -> None:
         self.required(node, path, "name", "value")
-        if node.name is not None and not node.name[:2].upper() == "X-":
+        if node.name is not None and node.name[:2].upper() != "X-":
             self.add(node, f"{path}/@name", f"header name {node.name!r} must start with X-")
 
     def rule_Connect(self, node: Connect, path: str, parent: Node | None) -> None:

@@ -38,6 +38,7 @@ from ._model import (
     Header,
     Node,
     Number,
+    Pairs,
     Parameter,
     Pause,
     Play,
@@ -72,7 +73,7 @@ S = st.SearchStrategy
 
 # XML 1.0 Char minus surrogates: what the model accepts.
 _XML_CHARS: Final = st.characters(
-    exclude_categories=("Cs",),
+    exclude_categories=["Cs"],
     exclude_characters="".join(
         [*map(chr, range(9)), "\x0b", "\x0c", *map(chr, range(14, 32)), "\ufffe", "\uffff"]
     ),
@@ -187,9 +188,7 @@ def _attributes(cls: type[Node], required: tuple[str, ...] = ()) -> S[dict[str, 
 def _extra(cls: type[Node] | None) -> S[tuple[tuple[str, str], ...]]:
     known = {wire for _, wire, _ in cls.wire} if cls is not None else set()
     names = element_names().filter(lambda n: n not in known and n != "version")
-    return st.dictionaries(names, xml_text(max_size=10), max_size=2).map(
-        lambda d: tuple(d.items())
-    )
+    return st.dictionaries(names, xml_text(max_size=10), max_size=2).map(lambda d: tuple(d.items()))
 
 
 class _Draw:
@@ -203,9 +202,8 @@ class _Draw:
     ) -> S[Node]:
         extra = _extra(cls) if self.extras else st.just(())
 
-        def build(attributes: dict[str, Any], extra: tuple[tuple[str, str], ...], *body: Any) -> Node:
-            made: Node = cls(*body, extra=extra, **attributes)  # type: ignore[call-arg]
-            return made
+        def build(attributes: dict[str, Any], extra: Pairs, *body: Any) -> Node:
+            return cls(*body, extra=extra, **attributes)
 
         parts = [_attributes(cls, required), extra] + ([body] if body is not None else [])
         return st.tuples(*parts).map(lambda t: build(*t))
@@ -243,7 +241,9 @@ class _Draw:
         stream = self.node(Stream, self.children(parameter), required=("url",))
         tool = self.node(
             Tool,
-            self.children(self.node(Parameter, required=("name",)), self.node(Description, xml_text())),
+            self.children(
+                self.node(Parameter, required=("name",)), self.node(Description, xml_text())
+            ),
         )
         text = xml_text(min_size=1)
         converse = self.node(
@@ -253,9 +253,7 @@ class _Draw:
             ),
         )
         headers = st.lists(
-            st.builds(
-                lambda n, v: Header(name=f"X-{n}", value=v), _LABEL, xml_text(max_size=10)
-            ),
+            st.builds(lambda n, v: Header(name=f"X-{n}", value=v), _LABEL, xml_text(max_size=10)),
             max_size=2,
         )
         target = st.one_of(
@@ -277,9 +275,7 @@ class _Draw:
             "Dial": self.node(Dial, dial_body),
             "Connect": self.node(Connect, stream.map(lambda s: [s])),
             "Start": self.node(Start, self.children(stream, min_size=1)),
-            "Stop": self.node(
-                Stop, self.node(Stream, required=("name",)).map(lambda s: [s])
-            ),
+            "Stop": self.node(Stop, self.node(Stream, required=("name",)).map(lambda s: [s])),
             "Gather": self.node(Gather, self.children(say, play, pause, converse)),
             "Record": self.node(Record, self.children(say, play, pause)),
             "Converse": converse,

@@ -37,16 +37,14 @@ def assert_cxml_equal(actual: Response | str | bytes, expected: Response | str |
     left, right = canonical(actual), canonical(expected)
     if left == right:
         return
-    diff = difflib.unified_diff(
-        _lines(left), _lines(right), "actual", "expected", lineterm="", n=2
-    )
+    diff = difflib.unified_diff(_lines(left), _lines(right), "actual", "expected", lineterm="", n=2)
     raise AssertionError("CXML documents differ:\n" + "\n".join(diff))
 
 
 def _tree(doc: Response | str | bytes) -> etree._Element:
     root = parse_tree(render(doc) if isinstance(doc, Response) else doc, max_bytes=None)
     if root.tag != "Response":
-        raise CxmlParseError(f"the root element must be <Response>, not <{root.tag}>", code=12102)
+        raise CxmlParseError(f"the root element must be <Response>, not <{root.tag!s}>", code=12102)
     _strip_layout(root)
     return root
 

@@ -71,7 +71,9 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         issues = cxml.validate(data, max_bytes=args.max_bytes)
         for issue in issues:
             where = f"{name}:{issue.line}" if issue.line else name
-            print(f"{where}: {issue.severity} {issue.code} {issue.message} ({issue.path})", file=out)
+            print(
+                f"{where}: {issue.severity} {issue.code} {issue.message} ({issue.path})", file=out
+            )
             failed = failed or issue.severity == "error" or args.strict
         if not issues:
             print(f"{name}: ok", file=out)
