@@ -4,10 +4,10 @@ Usage: ``python bench/bench_cxml.py [--quick] [--check] [--loops N]``
 
 Everything runs in one process. Each workload is timed with `timeit` (7 repeats, taken
 round-robin across workloads; the median repeat divided by the loop count is the time per
-document). Render workloads build the
-document inside the timed call, so twilio, lxml and cxml each pay for their own tree. Before
-any timing, every renderer's output is parsed once and compared in C14N 2.0 form, so all of
-them are timed producing the same document. See docs/performance.md for the figures.
+document). Render workloads build the document inside the timed call, so twilio, lxml and
+cxml each pay for their own tree. Before any timing, every renderer's output is parsed once
+and compared in C14N 2.0 form, so all of them are timed producing the same document, and
+the parsers are checked to read it back. See docs/performance.md for the figures.
 """
 
 from __future__ import annotations
@@ -250,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
     loops: int = args.loops or (QUICK_LOOPS if args.quick else LOOPS)
+    if loops < 1:
+        ap.error("--loops must be at least 1")
 
     print(machine())
     print(f"timeit: {REPEAT} repeats (round-robin) x {loops:,} loops, median per document\n")

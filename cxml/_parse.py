@@ -8,6 +8,7 @@ instructions, namespaces (and so XInclude). Comments are dropped; they carry no 
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Final
 
@@ -24,6 +25,7 @@ MAX_BYTES: Final = 64 * 1024
 #: Real CXML nests about five deep (Response/Gather/Converse/Tool/Parameter).
 MAX_DEPTH: Final = 32
 
+_POSITION: Final = re.compile(r", line \d+, column \d+$")
 _XML_NS: Final = "{http://www.w3.org/XML/1998/namespace}"
 _local = threading.local()
 
@@ -96,7 +98,8 @@ def parse_tree(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> etree
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (None, None)
-        raise CxmlParseError(f"not well-formed: {exc.msg}", line=line, column=column) from None
+        message = _POSITION.sub("", exc.msg or "syntax error")  # we report it separately
+        raise CxmlParseError(f"not well-formed: {message}", line=line, column=column) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding declaration
         raise CxmlParseError(f"not readable: {exc}") from None
     tree = root.getroottree()

