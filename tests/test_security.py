@@ -435,15 +435,6 @@ def test_whitespace_before_xml_declaration(lead: str) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
-@pytest.mark.xfail(
-    reason=(
-        "cxml._parse builds its parsers with collect_ids=False; libxml2 keeps XML_SKIP_IDS in "
-        "ctxt->loadsubset, so a non-zero loadsubset makes it open file:// external subsets and "
-        "external parameter entities despite load_dtd=False. The DOCTYPE is refused only "
-        "after parsing, so a FIFO named by the document blocks parse() indefinitely"
-    ),
-    strict=True,
-)
 def test_external_subset_on_a_fifo_does_not_block(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
