@@ -143,18 +143,32 @@ Content: TypeAlias = tuple["Node | Element | str", ...]
 
 
 def _content(
-    value: Node | Element | str | Iterable[Node | Element | str], where: str = "content"
+    value: Node | Element | str | Iterable[Node | Element | str],
+    where: str = "content",
+    *,
+    layout: bool = False,
 ) -> Content:
+    """Check items and put them in the one form a document reads back as: adjacent strings
+    joined, empty ones (and, with ``layout``, white-space-only ones) dropped."""
     items: Iterable[object] = (value,) if isinstance(value, Node | Element | str) else value
     out: list[Node | Element | str] = []
     for item in items:
         if isinstance(item, str):
-            out.append(check_xml_text(item, where))
+            check_xml_text(item, where)
+            if out and isinstance(out[-1], str):
+                out[-1] += item
+            else:
+                out.append(item)
         elif isinstance(item, Node | Element):
+            if layout and out and isinstance(out[-1], str) and out[-1].isspace():
+                out.pop()
             out.append(item)
         else:
             raise CxmlValueError(f"{where}: expected a CXML node or text, got {item!r}")
-    return tuple(out)
+    if out and isinstance(out[-1], str) and (not out[-1] or (layout and out[-1].isspace())):
+        out.pop()
+    # Joining and dropping only ever shorten: the same length means nothing changed.
+    return value if isinstance(value, tuple) and len(value) == len(out) else tuple(out)
 
 
 def _items(value: Node | Element | str | Iterable[Node | Element | str]) -> Content:
@@ -227,7 +241,10 @@ class Container(Node):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        _content(self.children, f"{self.tag} children")
+        # White space between a container's children is layout, as when a document is read.
+        children = _content(self.children, f"{self.tag} children", layout=True)
+        if children is not self.children:
+            object.__setattr__(self, "children", children)
 
     def append(self: C, *nodes: Node | Element | str) -> C:
         """Return a copy with ``nodes`` added after the existing children."""
@@ -244,8 +261,12 @@ class Text(Node):
         super().__attrs_post_init__()
         if isinstance(self.text, str):
             check_xml_text(self.text, f"{self.tag} text")
-        else:
-            _content(self.text, f"{self.tag} text")
+            return
+        content = _content(self.text, f"{self.tag} text")
+        if all(isinstance(item, str) for item in content):  # plain text after all
+            object.__setattr__(self, "text", "".join(content))  # type: ignore[arg-type]
+        elif content is not self.text:
+            object.__setattr__(self, "text", content)
 
 
 _METHOD = kind_enum("GET", "POST")

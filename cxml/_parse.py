@@ -85,6 +85,8 @@ def read(
 ) -> Response:
     """`parse`, recording each node's source line in ``lines`` (by ``id``) when given."""
     root = parse_tree(data, max_bytes=max_bytes)
+    if isinstance(root.tag, str) and root.tag.startswith("{"):
+        raise CxmlParseError("XML namespaces are not allowed in CXML", line=root.sourceline)
     if root.tag != "Response":
         raise CxmlParseError(
             f"the root element must be <Response>, not <{_shown_tag(root.tag)}>",

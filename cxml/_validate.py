@@ -148,6 +148,7 @@ class _Checker:
     def children(self, node: Container, path: str) -> None:
         seen: dict[str, int] = {}
         ended_by: str | None = None  # verbs after Redirect, Hangup or Reject never run
+        dialled = False  # a Header after a Dial target does not apply to it
         for child in node.children:
             if isinstance(child, str):
                 if not node.takes_text:
@@ -161,6 +162,11 @@ class _Checker:
                     self.add(child, child_path, message, severity="warning")
                 elif child.tag in ("Redirect", "Hangup", "Reject"):
                     ended_by = child.tag
+            elif isinstance(node, Dial):
+                if isinstance(child, Header) and dialled:
+                    message = "put <Header> before the target it applies to"
+                    self.add(child, child_path, message, severity="warning")
+                dialled = dialled or not isinstance(child, Header)
             if isinstance(child, Element):
                 self.unknown(child, child_path, node)
             elif child.tag not in node.allowed:
@@ -173,8 +179,8 @@ class _Checker:
 
     def unknown(self, el: Element, path: str, parent: Node) -> None:
         if el.tag in BY_TAG:
-            what = "text" if BY_TAG[el.tag].takes_text else "nothing"
-            self.add(el, path, f"<{el.tag}> cannot hold elements here; it takes {what}")
+            what = "text only, not elements" if BY_TAG[el.tag].takes_text else "no content"
+            self.add(el, path, f"<{el.tag}> takes {what}")
             return
         guess = next((t for t in BY_TAG if t.lower() == el.tag.lower()), None)
         hint = f"; did you mean <{guess}>?" if guess else ""
@@ -231,14 +237,6 @@ class _Checker:
             self.add(node, f"{path}/text()", message, code=13223)
         elif not text and not nouns:
             self.add(node, path, "<Dial> has nothing to dial")
-        target_seen, headers = False, 0
-        for child in node.children:
-            if isinstance(child, Header):
-                headers += 1
-                if target_seen:
-                    message = "put <Header> before the target it applies to"
-                    self.add(child, f"{path}/Header[{headers}]", message, severity="warning")
-            target_seen = target_seen or any(child is noun for noun in nouns)
         if node.hangup_on is not None and (len(node.hangup_on) != 1 or node.hangup_on not in _KEYS):
             self.add(node, f"{path}/@hangupOn", "hangupOn must be one of 0-9, # and *")
 
@@ -289,6 +287,16 @@ class _Checker:
 
     def rule_Gather(self, node: Gather, path: str, parent: Node | None) -> None:
         self.keys(node, path, node.finish_on_key, single=True)
+        if (
+            isinstance(parent, Response)
+            and parent.children[-1] is node
+            and not node.action_on_empty_result
+        ):
+            message = (
+                "without input the call falls through to the end of the document and hangs"
+                ' up; set actionOnEmptyResult="true" or add a verb after <Gather>'
+            )
+            self.add(node, path, message, severity="warning")
 
     def rule_Record(self, node: Record, path: str, parent: Node | None) -> None:
         self.keys(node, path, node.finish_on_key, single=False)

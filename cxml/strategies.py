@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import attrs
+
 try:
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - exercised only without hypothesis
@@ -302,7 +304,7 @@ def responses(*, extras: bool = False, max_verbs: int = 5) -> S[Response]:
     last = st.one_of(*(verbs[tag] for tag in _ENDING))
     body: Callable[[list[Any], list[Any]], list[Any]] = lambda a, b: [*a, *b]  # noqa: E731
     return st.builds(
-        lambda children, extra: Response(children, extra=extra),
+        lambda children, extra: Response(_no_dead_end(children), extra=extra),
         st.builds(
             body,
             draw.children(*middle, max_size=max_verbs),
@@ -310,3 +312,10 @@ def responses(*, extras: bool = False, max_verbs: int = 5) -> S[Response]:
         ),
         _extra(Response) if extras else st.just(()),
     )
+
+
+def _no_dead_end(children: list[Any]) -> list[Any]:
+    """A Gather that ends a document asks for a callback on no input (validate warns else)."""
+    if children and isinstance(children[-1], Gather):
+        children[-1] = attrs.evolve(children[-1], action_on_empty_result=True)
+    return children

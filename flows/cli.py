@@ -50,9 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("file", metavar="FILE", help="CXML file, or - for stdin")
     fmt.add_argument("--check", action="store_true", help="print nothing; exit 1 if not formatted")
     fmt.add_argument("--write", action="store_true", help="rewrite FILE in place")
+    fmt.add_argument(
+        "--drop-comments",
+        action="store_true",
+        help="format a file with comments (they carry no meaning and are not kept)",
+    )
     fmt.add_argument("--max-bytes", type=int, default=cxml.MAX_BYTES, metavar="N")
     fmt.set_defaults(run=_fmt)
     return parser
+
+
+# "<!--" as UTF-8 (and ASCII-compatible encodings) and as UTF-16 either way round.
+_COMMENT_MARKS = tuple("<!--".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 
 
 def _read(name: str) -> bytes:
@@ -90,6 +99,13 @@ def _fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except cxml.CxmlParseError as exc:
         where = f"{args.file}:{exc.line}" if exc.line else args.file
         print(f"{where}: error {exc.code} {exc.message}", file=err)
+        return 1
+    if not args.drop_comments and any(mark in data for mark in _COMMENT_MARKS):
+        print(
+            f"{args.file}: error: has comments, which formatting drops; "
+            "pass --drop-comments to format it anyway",
+            file=err,
+        )
         return 1
     text = cxml.render(doc, pretty=True)
     if args.check:

@@ -44,7 +44,13 @@ TIME_LIMIT = 0.5
 
 VALID = b'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Say>hello</Say></Response>'
 _SAY_EE = "<Response><Say>&ee;</Say></Response>"
-KNOWN_CHAIN = ("Response", "Gather", "Converse", "Tool", 'Parameter name="a" value="b"')
+KNOWN_CHAIN = (
+    "Response",
+    'Gather actionOnEmptyResult="true"',
+    "Converse",
+    "Tool",
+    'Parameter name="a" value="b"',
+)
 
 Form = Literal["bytes", "str"]
 
@@ -284,7 +290,7 @@ ATTACKS = (
     Attack("pi-inside-response", pi_inside_response, 12100),
     Attack("xinclude", xinclude, 12100),
     Attack("xinclude-declared-on-root", xinclude_declared_on_root, 12100),
-    Attack("namespaced-root", namespaced_root, 12102),
+    Attack("namespaced-root", namespaced_root, 12100),
     Attack("wrong-root", wrong_root, 12102),
 )
 # Builders that return bytes (gzip) have no meaningful str form.
@@ -373,7 +379,7 @@ def test_gzip_payload_is_a_valid_document(env: Env) -> None:
 
 def test_known_nesting_parses() -> None:
     text = _nested(KNOWN_CHAIN)
-    assert text.startswith("<Response><Gather><Converse><Tool><Parameter ")
+    assert text.startswith('<Response><Gather actionOnEmptyResult="true"><Converse><Tool>')
     doc = cxml.parse(text)
     assert isinstance(doc.children[0], cxml.Gather)
     assert cxml.validate(text) == []

@@ -120,6 +120,8 @@ CASES = [
     ("<Hangup/><Say>bye</Say>", 12200, W, "/Response/Say[1]"),
     ("<Redirect>https://a.example/n</Redirect><Hangup/>", 12200, W, "/Response/Hangup[1]"),
     ("<Reject/><Say>x</Say><Say>y</Say>", 12200, W, "/Response/Say[2]"),
+    # a Gather that ends the document without asking for the no-input callback
+    ("<Gather><Say>Press 1</Say></Gather>", 12200, W, "/Response/Gather[1]"),
     # unknown attributes
     ("<Dial minDigits='1'>1001</Dial>", 12200, W, "/Response/Dial[1]/@minDigits"),
     ("<Say>  </Say>", 12200, W, "/Response/Say[1]/text()"),
@@ -175,6 +177,16 @@ def test_unparseable_text_is_one_issue_not_an_exception() -> None:
     ]
     assert [i.code for i in validate("<Hangup/>")] == [12102]
     assert [i.code for i in validate(b"<Response/>" + b" " * 70_000)] == [11750]
+
+
+def test_gather_followed_by_a_verb_or_asking_for_empty_results_is_fine() -> None:
+    assert validate("<Response><Gather/><Hangup/></Response>") == []
+    assert validate('<Response><Gather actionOnEmptyResult="true"/></Response>') == []
+
+
+def test_content_where_none_belongs_is_named() -> None:
+    (issue,) = validate("<Response><Hangup>now</Hangup></Response>")
+    assert issue.message == "<Hangup> takes no content"
 
 
 def test_suggests_the_right_case() -> None:
