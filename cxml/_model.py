@@ -11,7 +11,7 @@ the model does not know, and wire values it cannot read, are kept in ``extra``. 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Concatenate, Final, Literal, ParamSpec, TypeAlias, TypeVar
 
 import attrs
@@ -314,10 +314,10 @@ class Conference(Text):
     )
     recording_status_callback: str | None = attr()
     recording_status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
-    recording_status_callback_event: tuple[str, ...] | None = attr(_RECORDING_EVENTS)
+    recording_status_callback_event: Sequence[str] | None = attr(_RECORDING_EVENTS)
     status_callback: str | None = attr()
     status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
-    status_callback_event: tuple[str, ...] | None = attr(
+    status_callback_event: Sequence[str] | None = attr(
         kind_list("start", "end", "join", "leave", "mute", "hold", "dtmf", "speaker")
     )
     talk_detection: Literal["normal", "quick", "lazy"] | None = attr(
@@ -359,7 +359,7 @@ class Dial(Container):
     caller_name: str | None = attr()
     forward_headers: bool | None = attr(BOOL)  # false
     headers: str | None = attr()
-    trunks: tuple[str, ...] | None = attr(kind_list(sep=",", json_arrays=True))
+    trunks: Sequence[str] | None = attr(kind_list(sep=",", json_arrays=True))
     timeout: int | None = attr(kind_int(1, 600))
     time_limit: int | None = attr(kind_int(1))
     record: (
@@ -382,7 +382,7 @@ class Dial(Container):
     )
     recording_status_callback: str | None = attr()
     recording_status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
-    recording_status_callback_event: tuple[str, ...] | None = attr(_RECORDING_EVENTS)
+    recording_status_callback_event: Sequence[str] | None = attr(_RECORDING_EVENTS)
     hangup_on_star: bool | None = attr(BOOL)
     hangup_on: str | None = attr()
     trim: Literal["trim-silence", "do-not-trim"] | None = attr(
@@ -539,10 +539,10 @@ class Converse(Container):
     language: str | None = attr()  # en-US
     status_callback: str | None = attr()
     status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
-    status_callback_event: tuple[str, ...] | None = attr(
+    status_callback_event: Sequence[str] | None = attr(
         kind_list("in-progress", "tool-response", "llm-response", "completed", sep=",")
     )  # in-progress,completed
-    session_tools: tuple[str, ...] | None = attr(kind_list("hangup", "redirect", "dial", sep=","))
+    session_tools: Sequence[str] | None = attr(kind_list("hangup", "redirect", "dial", sep=","))
     model: str | None = attr()
     context: Literal["auto", "none", "no"] | None = attr(kind_enum("auto", "none", "no"))
     temperature: float | None = attr(kind_int(0, 2, real=True))  # 1
@@ -564,7 +564,7 @@ class Gather(Container):
 
     action: str | None = attr()  # the current document's URL
     method: Literal["GET", "POST"] | None = attr(_METHOD)
-    input: tuple[str, ...] | None = attr(kind_list("dtmf", "speech"))  # dtmf
+    input: Sequence[str] | None = attr(kind_list("dtmf", "speech"))  # dtmf
     finish_on_key: str | None = attr()  # "#"; "" disables it
     num_digits: int | None = attr(kind_int(1))
     max_timeout: int | None = attr(kind_int(1))  # 30
@@ -598,7 +598,7 @@ class Record(Container):
     play_beep: bool | None = attr(BOOL)  # true
     recording_status_callback: str | None = attr()
     recording_status_callback_method: Literal["GET", "POST"] | None = attr(_METHOD)
-    recording_status_callback_event: tuple[str, ...] | None = attr(_RECORDING_EVENTS)
+    recording_status_callback_event: Sequence[str] | None = attr(_RECORDING_EVENTS)
     trim: Literal["trim-silence", "do-not-trim"] | None = attr(
         kind_enum("trim-silence", "do-not-trim", aliases={"do-no-trim": "do-not-trim"})
     )

@@ -47,7 +47,7 @@ class _NothingExternal(etree.Resolver):
     named by a document is ever opened, whatever libxml2 version or option combination.
     """
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> Any:
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:
         return self.resolve_string("", context)
 
 

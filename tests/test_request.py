@@ -427,7 +427,9 @@ def test_repr_never_contains_session(token: str, r: CallRequest) -> None:
 
 def random_case(name: str) -> st.SearchStrategy[str]:
     return st.lists(st.booleans(), min_size=len(name), max_size=len(name)).map(
-        lambda flips: "".join(c.upper() if f else c.lower() for c, f in zip(name, flips))
+        lambda flips: "".join(
+            c.upper() if f else c.lower() for c, f in zip(name, flips, strict=True)
+        )
     )
 
 

@@ -437,7 +437,7 @@ def test_whitespace_before_xml_declaration(lead: str) -> None:
     cxml.parse(VALID)  # the same document without the lead is fine
 
 
-# -- external resources are never opened ----------------------------------------------------------------------------
+# -- external resources are never opened ---------------------------------------------
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
