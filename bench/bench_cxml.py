@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loops", type=int, help=f"loops per repeat (default {LOOPS})")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
-    loops: int = args.loops or (QUICK_LOOPS if args.quick else LOOPS)
+    loops: int = args.loops if args.loops is not None else QUICK_LOOPS if args.quick else LOOPS
     if loops < 1:
         ap.error("--loops must be at least 1")
 

@@ -59,11 +59,13 @@ class Kind:
 
     describe = "text"
 
-    def coerce(self, value: object, where: str) -> object:
-        """Check a Python value given to a constructor; return it (normalised) or raise."""
-        if not isinstance(value, str):
-            raise CxmlValueError(f"{where}: expected {self.describe}, got {type(value).__name__}")
-        return check_xml_text(value, where)
+    def coerce(self, value: object, owner: str, name: str) -> object:
+        """Check a Python value given to ``owner.name``; return it (normalised) or raise."""
+        if isinstance(value, str):
+            return value if value.isprintable() else check_xml_text(value, f"{owner}.{name}")
+        raise CxmlValueError(
+            f"{owner}.{name}: expected {self.describe}, got {type(value).__name__}"
+        )
 
     def read(self, text: str) -> object:
         """Wire text to a Python value, or INVALID."""
@@ -81,9 +83,11 @@ class Kind:
 class _Bool(Kind):
     describe = "true or false"
 
-    def coerce(self, value: object, where: str) -> object:
+    def coerce(self, value: object, owner: str, name: str) -> object:
         if not isinstance(value, bool):
-            raise CxmlValueError(f"{where}: expected {self.describe}, got {type(value).__name__}")
+            raise CxmlValueError(
+                f"{owner}.{name}: expected {self.describe}, got {type(value).__name__}"
+            )
         return value
 
     def read(self, text: str) -> object:
@@ -100,14 +104,18 @@ class _Int(Kind):
         self.low, self.high, self.words = low, high, words
         self.describe = " or ".join(("an integer", *(repr(w) for w in words)))
 
-    def coerce(self, value: object, where: str) -> object:
-        if value in self.words and isinstance(value, str):
+    def coerce(self, value: object, owner: str, name: str) -> object:
+        if type(value) is int or (isinstance(value, str) and value in self.words):
             return value
         if not isinstance(value, int) or isinstance(value, bool):
-            raise CxmlValueError(f"{where}: expected {self.describe}, got {type(value).__name__}")
+            raise CxmlValueError(
+                f"{owner}.{name}: expected {self.describe}, got {type(value).__name__}"
+            )
         return value
 
     def read(self, text: str) -> object:
+        if text.isdigit() and text.isascii() and len(text) < 20:
+            return int(text)
         if text in self.words:
             return text
         return int(text) if _INT.match(text) and len(text) < 20 else INVALID
@@ -130,10 +138,10 @@ class _Float(_Int):
         super().__init__(low, high)
         self.describe = "a number"
 
-    def coerce(self, value: object, where: str) -> object:
+    def coerce(self, value: object, owner: str, name: str) -> object:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if not ok or not math.isfinite(value):  # type: ignore[arg-type]
-            raise CxmlValueError(f"{where}: expected a finite number, got {value!r}")
+            raise CxmlValueError(f"{owner}.{name}: expected a finite number, got {value!r}")
         return value
 
     def read(self, text: str) -> object:
@@ -158,14 +166,14 @@ class _Enum(Kind):
         shown = [*self.values, *(("true", "false") if booleans else ())]
         self.describe = "one of " + ", ".join(repr(v) for v in shown)
 
-    def coerce(self, value: object, where: str) -> object:
+    def coerce(self, value: object, owner: str, name: str) -> object:
         if isinstance(value, bool) and self.booleans:
             return value
         if isinstance(value, str):
             value = self.aliases.get(value, value)
             if value in self.values:
                 return value
-        raise CxmlValueError(f"{where}: expected {self.describe}, got {value!r}")
+        raise CxmlValueError(f"{owner}.{name}: expected {self.describe}, got {value!r}")
 
     def read(self, text: str) -> object:
         if self.booleans and text in ("true", "false"):
@@ -190,14 +198,16 @@ class _List(Kind):
             "a list of " + ", ".join(repr(v) for v in self.values) if self.values else "a list"
         )
 
-    def coerce(self, value: object, where: str) -> object:
+    def coerce(self, value: object, owner: str, name: str) -> object:
         items = self._split(value) if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-            raise CxmlValueError(f"{where}: expected {self.describe}, got {value!r}")
+            raise CxmlValueError(f"{owner}.{name}: expected {self.describe}, got {value!r}")
         for item in items:
             if not item or (self.values is not None and item not in self.values):
-                raise CxmlValueError(f"{where}: {item!r} is not allowed; expected {self.describe}")
-            check_xml_text(item, where)
+                raise CxmlValueError(
+                    f"{owner}.{name}: {item!r} is not allowed; expected {self.describe}"
+                )
+            check_xml_text(item, f"{owner}.{name}")
         return tuple(items)
 
     def _split(self, text: str) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any, Final
 from lxml import etree
 
 from ._errors import CxmlParseError, CxmlValueError
-from ._kinds import INVALID
-from ._model import BY_TAG, Container, Content, Element, Node, Response, Text
+from ._kinds import INVALID, TEXT
+from ._model import BY_TAG, Content, Element, Node, Response, _pairs
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "parse"]
 
@@ -84,26 +84,35 @@ def read(
     data: bytes | str, *, max_bytes: int | None, max_depth: int, lines: Lines | None
 ) -> Response:
     """`parse`, recording each node's source line in ``lines`` (by ``id``) when given."""
-    root = parse_tree(data, max_bytes=max_bytes)
-    if isinstance(root.tag, str) and root.tag.startswith("{"):
+    root = _parse_root(data, max_bytes)
+    tag = root.tag
+    if isinstance(tag, str) and tag.startswith("{"):
         raise CxmlParseError("XML namespaces are not allowed in CXML", line=root.sourceline)
-    if root.tag != "Response":
+    if tag != "Response":
         raise CxmlParseError(
-            f"the root element must be <Response>, not <{_shown_tag(root.tag)}>",
+            f"the root element must be <Response>, not <{_shown_tag(tag)}>",
             code=12102,
             line=root.sourceline,
         )
-    doc = _Reader(max_depth, lines).node(root, 1)
+    doc = _read_tree(root, max_depth, lines)
     assert isinstance(doc, Response)
     return doc
 
 
 def parse_tree(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> etree._Element:
-    """Parse with the safe settings and refuse forbidden constructs; return lxml's root."""
+    """Parse with the safe settings and refuse forbidden constructs; return lxml's root.
+
+    Namespaces are refused by the reader, not here (see `_read_tree`).
+    """
+    return _parse_root(data, max_bytes)
+
+
+def _parse_root(data: bytes | str, max_bytes: int | None) -> etree._Element:
     if isinstance(data, str):
+        # Re-encoded here; that parser ignores the declaration's encoding.
         raw, parser = data.encode("utf-8", "surrogatepass"), _parsers()[1]
     elif isinstance(data, bytes | bytearray | memoryview):
-        raw, parser = bytes(data), _parsers()[0]
+        raw, parser = data if type(data) is bytes else bytes(data), _parsers()[0]
     else:
         raise CxmlParseError(f"expected bytes or str, got {type(data).__name__}")
     if max_bytes is not None and len(raw) > max_bytes:
@@ -118,11 +127,12 @@ def parse_tree(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> etree
         raise CxmlParseError(f"not well-formed: {message}", line=line, column=column) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding declaration
         raise CxmlParseError(f"not readable: {exc}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise CxmlParseError("a DOCTYPE is not allowed in CXML (no DTDs, no entities)", line=1)
-    for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
-        _refuse(sibling)
+    if root.getprevious() is not None or root.getnext() is not None:
+        for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
+            _refuse(sibling)
     return root
 
 
@@ -143,103 +153,116 @@ def _refuse(node: etree._Element) -> None:
     raise CxmlParseError(what, line=node.sourceline)
 
 
-class _Reader:
-    """Turns lxml elements into model nodes, keeping everything the model cannot type."""
+def _read_tree(  # noqa: PLR0915  # one hot loop, inlined on purpose
+    root: etree._Element, max_depth: int, lines: Lines | None
+) -> Node | Element:
+    """Turn lxml's tree into model nodes, keeping everything the model cannot type.
 
-    def __init__(self, max_depth: int, lines: Lines | None) -> None:
-        self.max_depth = max_depth
-        self.lines = lines
+    Values read from the tree are already checked (lxml guarantees XML characters; kinds
+    read only valid values), so known nodes are built without the constructor's checks.
+    Written as closures over locals: this loop is most of what parsing costs.
+    """
 
-    def node(self, el: etree._Element, depth: int) -> Node | Element:
-        tag = self._tag(el, depth)
-        cls = BY_TAG.get(tag)
-        pairs = self._attributes(el)
-        if cls is None or (
-            not issubclass(cls, Container | Text) and (len(el) or (el.text or "").strip())
-        ):
-            # Unknown, or content where the model has none: kept whole for validate to report.
-            return self._element(el, tag, pairs, depth)
-        kwargs: dict[str, object] = {}
-        extra = []
-        by_wire = cls.by_wire
-        for key, value in pairs:
-            spec = by_wire.get(key)
-            if spec is not None:
-                typed = spec[1].read(value)
-                if typed is not INVALID:
-                    kwargs[spec[0]] = typed
-                    continue
-            extra.append((key, value))
-        args: tuple[object, ...] = ()
-        if issubclass(cls, Container):
-            args = (self._children(el, depth),)
-        elif issubclass(cls, Text):
-            args = (el.text or "",) if not len(el) else (self._mixed(el, depth),)
-        try:
-            node = cls(*args, extra=extra, **kwargs)
-        except CxmlValueError as exc:
-            raise CxmlParseError(exc.message, line=el.sourceline) from None
-        if self.lines is not None:
-            self.lines[id(node)] = el.sourceline or 0
-        return node
-
-    def _tag(self, el: etree._Element, depth: int) -> str:
-        if depth > self.max_depth:
-            raise CxmlParseError(
-                f"elements are nested more than {self.max_depth} deep", line=el.sourceline
-            )
+    def check(el: etree._Element, depth: int) -> None:
+        """Raise for what may not be in CXML: other nodes, namespaces, too much depth."""
         tag = el.tag
-        if not isinstance(tag, str):
+        if type(tag) is not str:
             _refuse(el)
-            raise AssertionError  # _refuse raises for every non-element but comments
+            raise AssertionError  # _refuse raises for every non-element the parser keeps
+        if depth > max_depth:
+            raise CxmlParseError(
+                f"elements are nested more than {max_depth} deep", line=el.sourceline
+            )
         if tag.startswith("{") or el.nsmap:
             what = "XInclude is" if "XInclude" in tag else "XML namespaces are"
             raise CxmlParseError(f"{what} not allowed in CXML", line=el.sourceline)
-        return tag
 
-    def _attributes(self, el: etree._Element) -> list[tuple[str, str]]:
-        pairs = []
-        for raw_key, value in el.items():
-            key = raw_key if isinstance(raw_key, str) else raw_key.decode()
-            if key.startswith(_XML_NS):
-                key = "xml:" + key[len(_XML_NS) :]
-            elif key.startswith("{"):
-                raise CxmlParseError("namespaced attributes are not allowed", line=el.sourceline)
-            pairs.append((key, value if isinstance(value, str) else value.decode()))
-        return pairs
+    def node(el: etree._Element, depth: int) -> Node | Element:
+        tag = el.tag
+        if type(tag) is not str or depth > max_depth or tag[0] == "{" or el.nsmap:
+            check(el, depth)
+        cls = by_tag.get(tag)  # type: ignore[arg-type]
+        if cls is None:
+            return element(el, depth)
+        body = cls.body
+        if body is None and (len(el) or (el.text or "").strip()):
+            return element(el, depth)  # content where the model has none: validate reports
+        made = new(cls)
+        fields = made.__dict__
+        items = el.items()
+        extra: list[tuple[str, str]] = []
+        if items:
+            by_wire = cls.by_wire
+            typed_attributes = []
+            last, ordered = -1, True
+            for wire_key, value in items:
+                key = _xml_attribute(wire_key, el) if wire_key[0] == "{" else wire_key
+                spec = by_wire.get(key)
+                if spec is not None:
+                    position, name, kind = spec
+                    typed = value if kind is text_kind else kind.read(value)
+                    if typed is not invalid:
+                        typed_attributes.append((position, name, typed))
+                        ordered, last = ordered and position > last, position
+                        continue
+                extra.append((key, value))
+            if not ordered:  # attributes go in field order, the order render writes them in
+                typed_attributes.sort()
+            for _, name, typed in typed_attributes:
+                fields[name] = typed
+        if body == "children":
+            out: list[Node | Element | str] = []
+            text = el.text
+            if text and not text.isspace():
+                out.append(text)
+            for child in el:
+                out.append(node(child, depth + 1))
+                tail = child.tail
+                if tail and not tail.isspace():
+                    out.append(tail)
+            if out:
+                fields[body] = tuple(out)
+        elif body == "text":
+            content = (el.text or "") if not len(el) else mixed(el, depth)
+            if content:
+                fields[body] = content
+        if extra:
+            try:
+                fields["extra"] = _pairs(extra)
+            except CxmlValueError as exc:
+                raise CxmlParseError(exc.message, line=el.sourceline) from None
+        if lines is not None:
+            lines[id(made)] = el.sourceline or 0
+        return made
 
-    def _children(self, el: etree._Element, depth: int) -> Content:
-        # Whitespace between a container's children is layout; other text is kept.
-        out: list[Node | Element | str] = []
-        if el.text and not el.text.isspace():
-            out.append(el.text)
-        for child in el:
-            if isinstance(child, etree._Comment):
-                continue
-            out.append(self.node(child, depth + 1))
-            if child.tail and not child.tail.isspace():
-                out.append(child.tail)
-        return tuple(out)
-
-    def _mixed(self, el: etree._Element, depth: int) -> Content:
+    def mixed(el: etree._Element, depth: int) -> Content:
         # Inside text (SSML in Say, unknown elements) every character is content.
         out: list[Node | Element | str] = [el.text] if el.text else []
         for child in el:
-            if not isinstance(child, etree._Comment):
-                out.append(self._element(child, self._tag(child, depth + 1), None, depth + 1))
+            out.append(element(child, depth + 1))
             if child.tail:
                 out.append(child.tail)
         return tuple(out)
 
-    def _element(
-        self, el: etree._Element, tag: str, pairs: list[tuple[str, str]] | None, depth: int
-    ) -> Element:
-        if pairs is None:
-            pairs = self._attributes(el)
+    def element(el: etree._Element, depth: int) -> Element:
+        check(el, depth)
+        pairs = [
+            (_xml_attribute(key, el) if key[0] == "{" else key, value) for key, value in el.items()
+        ]
         try:
-            node = Element(tag, self._mixed(el, depth), attributes=pairs)
+            made = Element(el.tag, mixed(el, depth), attributes=pairs)  # type: ignore[arg-type]
         except CxmlValueError as exc:
             raise CxmlParseError(exc.message, line=el.sourceline) from None
-        if self.lines is not None:
-            self.lines[id(node)] = el.sourceline or 0
-        return node
+        if lines is not None:
+            lines[id(made)] = el.sourceline or 0
+        return made
+
+    by_tag, new, text_kind, invalid = BY_TAG, object.__new__, TEXT, INVALID
+    return node(root, 1)
+
+
+def _xml_attribute(key: str, el: etree._Element) -> str:
+    """``{xml namespace}lang`` as ``xml:lang``; any other namespaced attribute is refused."""
+    if key.startswith(_XML_NS):
+        return "xml:" + key[len(_XML_NS) :]
+    raise CxmlParseError("namespaced attributes are not allowed", line=el.sourceline)

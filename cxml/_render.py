@@ -7,11 +7,12 @@ checks, only escaping; that is why this is plain string building rather than an 
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from ._errors import CxmlValueError
 from ._kinds import TEXT
-from ._model import Container, Element, Node, Response, Text
+from ._model import Container, Element, Node, Response
 
 __all__ = ["render"]
 
@@ -33,12 +34,16 @@ _ATTR: Final = str.maketrans(
 _TEXT: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
 
+_ATTR_SPECIAL: Final = re.compile('[&<>"\t\n\r]').search
+_TEXT_SPECIAL: Final = re.compile("[&<>\r]").search
+
+
 def _attr(value: str) -> str:
-    return value.translate(_ATTR) if not value.isalnum() else value
+    return value if _ATTR_SPECIAL(value) is None else value.translate(_ATTR)
 
 
 def _text(value: str) -> str:
-    return value.translate(_TEXT) if not value.isalnum() else value
+    return value if _TEXT_SPECIAL(value) is None else value.translate(_TEXT)
 
 
 def render(doc: Response, *, pretty: bool = False) -> str:
@@ -60,49 +65,44 @@ def render(doc: Response, *, pretty: bool = False) -> str:
 def _write(node: Node | Element | str, out: list[str], indent: str | None) -> None:
     """Append ``node``; ``indent`` is the newline-and-spaces before a child, or None inline."""
     if isinstance(node, str):
-        out.append(_text(node))
+        out.append(_text(node) if _TEXT_SPECIAL(node) else node)
         return
+    tag = node.tag
+    out.append("<" + tag)
     if isinstance(node, Element):
-        out.append(f"<{node.tag}")
         pairs = node.attributes
         body: object = node.content
     else:
-        out.append(f"<{node.tag}")
-        for name, wire, kind in node.wire:
-            value = getattr(node, name)
-            if value is not None:
+        # A node's __dict__ holds only what was given, attributes first in field order.
+        fields = node.__dict__
+        by_name = node.by_name
+        for name, value in fields.items():
+            spec = by_name.get(name)
+            if spec is not None:
+                kind = spec[2]
                 text = value if kind is TEXT else kind.write(value)
-                out.append(f' {wire}="{_attr(text)}"')
+                if _ATTR_SPECIAL(text):
+                    text = text.translate(_ATTR)
+                out.append(f' {spec[1]}="{text}"')
         pairs = node.extra
-        body = (
-            node.children
-            if isinstance(node, Container)
-            else node.text
-            if isinstance(node, Text)
-            else ""
-        )
+        body = fields.get(node.body, "")  # type: ignore[arg-type]  # None finds nothing
     for key, text in pairs:
         out.append(f' {key}="{_attr(text)}"')
     if not body:
         out.append("/>")
-        return
-    out.append(">")
-    if isinstance(body, str):
-        out.append(_text(body))
+    elif type(body) is str:
+        out.append(f">{_text(body) if _TEXT_SPECIAL(body) else body}</{tag}>")
     else:
         assert isinstance(body, tuple)
+        out.append(">")
         # Only a container's layout is free: elsewhere whitespace would be content.
-        inner = None
-        if (
-            indent is not None
-            and isinstance(node, Container)
-            and not any(isinstance(child, str) for child in body)
-        ):
+        if indent is None or not isinstance(node, Container) or str in map(type, body):
+            for child in body:
+                _write(child, out, None)
+        else:
             inner = indent + "  "
-        for child in body:
-            if inner is not None:
+            for child in body:
                 out.append(inner)
-            _write(child, out, inner)
-        if inner is not None:
-            out.append(inner[:-2])
-    out.append(f"</{node.tag}>")
+                _write(child, out, inner)
+            out.append(indent)
+        out.append(f"</{tag}>")

@@ -191,7 +191,7 @@ class _Checker:
             modelled = node.by_wire.get(key)
             if modelled is not None:
                 shown = value if len(value) <= 40 else value[:37] + "..."
-                message = f"{key}={shown!r} is not {modelled[1].describe}"
+                message = f"{key}={shown!r} is not {modelled[2].describe}"
                 self.add(node, f"{path}/@{key}", message)
             elif key == "version" and isinstance(node, Response):
                 self.add(node, f"{path}/@version", "<Response> takes no version", code=12101)
