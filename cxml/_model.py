@@ -200,6 +200,8 @@ def _content(
     """Check items and put them in the one form a document reads back as: adjacent strings
     joined, empty ones (and, with ``layout``, white-space-only ones: a container's) dropped.
     ``owner`` names the node in errors."""
+    if isinstance(value, _NODES):
+        return (value,)  # type: ignore[return-value]
     if type(value) is tuple or type(value) is list:
         for item in value:  # the usual case, nodes only, has nothing to normalise
             if not isinstance(item, _NODES):

@@ -15,7 +15,7 @@ from typing import Any, Final
 from lxml import etree
 
 from ._errors import CxmlParseError, CxmlValueError
-from ._kinds import INVALID, TEXT
+from ._kinds import INVALID, TEXT, Kind
 from ._model import BY_TAG, Content, Element, Node, Response, _pairs
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "parse"]
@@ -34,10 +34,11 @@ Lines = dict[int, int]
 
 def _parsers() -> tuple[etree.XMLParser, etree.XMLParser]:
     """This thread's parsers: (for bytes, for text already decoded and re-encoded as UTF-8)."""
-    parsers: tuple[etree.XMLParser, etree.XMLParser] | None = getattr(_local, "parsers", None)
-    if parsers is None:
+    try:
+        return _local.parsers  # type: ignore[no-any-return]
+    except AttributeError:
         parsers = _local.parsers = (_new_parser(None), _new_parser("utf-8"))
-    return parsers
+        return parsers
 
 
 class _NothingExternal(etree.Resolver):
@@ -77,12 +78,10 @@ def parse(
     for anything that is not a well-formed, safe document rooted at ``<Response>``. Problems
     inside a well-formed document (unknown verbs, bad values) are kept and left to `validate`.
     """
-    return read(data, max_bytes=max_bytes, max_depth=max_depth, lines=None)
+    return read(data, max_bytes, max_depth, None)
 
 
-def read(
-    data: bytes | str, *, max_bytes: int | None, max_depth: int, lines: Lines | None
-) -> Response:
+def read(data: bytes | str, max_bytes: int | None, max_depth: int, lines: Lines | None) -> Response:
     """`parse`, recording each node's source line in ``lines`` (by ``id``) when given."""
     root = _parse_root(data, max_bytes)
     tag = root.tag
@@ -94,21 +93,21 @@ def read(
             code=12102,
             line=root.sourceline,
         )
-    doc = _read_tree(root, max_depth, lines)
-    assert isinstance(doc, Response)
-    return doc
+    return _node(root, 1, max_depth, lines)  # type: ignore[return-value]  # root is Response
 
 
 def parse_tree(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> etree._Element:
     """Parse with the safe settings and refuse forbidden constructs; return lxml's root.
 
-    Namespaces are refused by the reader, not here (see `_read_tree`).
+    Namespaces are refused by the reader, not here (see `_node`).
     """
     return _parse_root(data, max_bytes)
 
 
 def _parse_root(data: bytes | str, max_bytes: int | None) -> etree._Element:
-    if isinstance(data, str):
+    if type(data) is bytes:
+        raw, parser = data, _parsers()[0]
+    elif isinstance(data, str):
         # Re-encoded here; that parser ignores the declaration's encoding.
         raw, parser = data.encode("utf-8", "surrogatepass"), _parsers()[1]
     elif isinstance(data, bytes | bytearray | memoryview):
@@ -153,112 +152,118 @@ def _refuse(node: etree._Element) -> None:
     raise CxmlParseError(what, line=node.sourceline)
 
 
-def _read_tree(  # noqa: PLR0915  # one hot loop, inlined on purpose
-    root: etree._Element, max_depth: int, lines: Lines | None
+def _check(el: etree._Element, depth: int, max_depth: int) -> None:
+    """Raise for what may not be in CXML: other nodes, namespaces, too much depth."""
+    tag = el.tag
+    if type(tag) is not str:
+        _refuse(el)
+        raise AssertionError  # _refuse raises for every non-element the parser keeps
+    if depth > max_depth:
+        raise CxmlParseError(f"elements are nested more than {max_depth} deep", line=el.sourceline)
+    if tag.startswith("{") or el.nsmap:
+        what = "XInclude is" if "XInclude" in tag else "XML namespaces are"
+        raise CxmlParseError(f"{what} not allowed in CXML", line=el.sourceline)
+
+
+def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
+    el: etree._Element, depth: int, max_depth: int, lines: Lines | None
 ) -> Node | Element:
-    """Turn lxml's tree into model nodes, keeping everything the model cannot type.
+    """Turn an lxml element into a model node, keeping everything the model cannot type.
 
     Values read from the tree are already checked (lxml guarantees XML characters; kinds
     read only valid values), so known nodes are built without the constructor's checks.
-    Written as closures over locals: this loop is most of what parsing costs.
+    Module-level functions with their settings as arguments: closures defined per call
+    cost more than the rest of reading a small document.
     """
-
-    def check(el: etree._Element, depth: int) -> None:
-        """Raise for what may not be in CXML: other nodes, namespaces, too much depth."""
-        tag = el.tag
-        if type(tag) is not str:
-            _refuse(el)
-            raise AssertionError  # _refuse raises for every non-element the parser keeps
-        if depth > max_depth:
-            raise CxmlParseError(
-                f"elements are nested more than {max_depth} deep", line=el.sourceline
-            )
-        if tag.startswith("{") or el.nsmap:
-            what = "XInclude is" if "XInclude" in tag else "XML namespaces are"
-            raise CxmlParseError(f"{what} not allowed in CXML", line=el.sourceline)
-
-    def node(el: etree._Element, depth: int) -> Node | Element:
-        tag = el.tag
-        if type(tag) is not str or depth > max_depth or tag[0] == "{" or el.nsmap:
-            check(el, depth)
-        cls = by_tag.get(tag)  # type: ignore[arg-type]
-        if cls is None:
-            return element(el, depth)
-        body = cls.body
-        if body is None and (len(el) or (el.text or "").strip()):
-            return element(el, depth)  # content where the model has none: validate reports
-        made = new(cls)
-        fields = made.__dict__
-        items = el.items()
-        extra: list[tuple[str, str]] = []
-        if items:
-            by_wire = cls.by_wire
-            typed_attributes = []
-            last, ordered = -1, True
-            for wire_key, value in items:
-                key = _xml_attribute(wire_key, el) if wire_key[0] == "{" else wire_key
-                spec = by_wire.get(key)
-                if spec is not None:
-                    position, name, kind = spec
-                    typed = value if kind is text_kind else kind.read(value)
-                    if typed is not invalid:
-                        typed_attributes.append((position, name, typed))
-                        ordered, last = ordered and position > last, position
-                        continue
-                extra.append((key, value))
-            if not ordered:  # attributes go in field order, the order render writes them in
-                typed_attributes.sort()
-            for _, name, typed in typed_attributes:
-                fields[name] = typed
-        if body == "children":
-            out: list[Node | Element | str] = []
-            text = el.text
-            if text and not text.isspace():
-                out.append(text)
-            for child in el:
-                out.append(node(child, depth + 1))
-                tail = child.tail
-                if tail and not tail.isspace():
-                    out.append(tail)
-            if out:
-                fields[body] = tuple(out)
-        elif body == "text":
-            content = (el.text or "") if not len(el) else mixed(el, depth)
-            if content:
-                fields[body] = content
-        if extra:
-            try:
-                fields["extra"] = _pairs(extra)
-            except CxmlValueError as exc:
-                raise CxmlParseError(exc.message, line=el.sourceline) from None
-        if lines is not None:
-            lines[id(made)] = el.sourceline or 0
-        return made
-
-    def mixed(el: etree._Element, depth: int) -> Content:
-        # Inside text (SSML in Say, unknown elements) every character is content.
-        out: list[Node | Element | str] = [el.text] if el.text else []
+    tag = el.tag
+    if type(tag) is not str or depth > max_depth or tag[0] == "{" or el.nsmap:
+        _check(el, depth, max_depth)
+    known = _CLASSES.get(tag)  # type: ignore[arg-type]
+    if known is None:
+        return _element(el, depth, max_depth, lines)
+    cls, body, by_wire = known
+    if body is None and (len(el) or (el.text or "").strip()):
+        return _element(el, depth, max_depth, lines)  # content where the model has none
+    made = cls.__new__(cls)
+    fields = made.__dict__
+    extra: list[tuple[str, str]] | None = None
+    items = el.items()
+    if items:
+        last, ordered = -1, True
+        for wire_key, value in items:
+            key = _xml_attribute(wire_key, el) if wire_key[0] == "{" else wire_key
+            spec = by_wire.get(key)
+            if spec is not None:
+                kind = spec[2]
+                typed = value if kind is TEXT else kind.read(value)
+                if typed is not INVALID:
+                    fields[spec[1]] = typed
+                    if spec[0] < last:
+                        ordered = False
+                    last = spec[0]
+                    continue
+            if extra is None:
+                extra = []
+            extra.append((key, value))
+        if not ordered:  # fields holds only attributes so far: put them in field order
+            _in_field_order(fields, cls.by_name)
+    if body == "children":
+        out: list[Node | Element | str] = []
+        text = el.text
+        if text and not text.isspace():
+            out.append(text)
         for child in el:
-            out.append(element(child, depth + 1))
-            if child.tail:
-                out.append(child.tail)
-        return tuple(out)
-
-    def element(el: etree._Element, depth: int) -> Element:
-        check(el, depth)
-        pairs = [
-            (_xml_attribute(key, el) if key[0] == "{" else key, value) for key, value in el.items()
-        ]
+            out.append(_node(child, depth + 1, max_depth, lines))
+            tail = child.tail
+            if tail and not tail.isspace():
+                out.append(tail)
+        if out:
+            fields[body] = tuple(out)
+    elif body is not None:
+        content = (el.text or "") if not len(el) else _mixed(el, depth, max_depth, lines)
+        if content:
+            fields[body] = content
+    if extra:
         try:
-            made = Element(el.tag, mixed(el, depth), attributes=pairs)  # type: ignore[arg-type]
+            fields["extra"] = _pairs(extra)
         except CxmlValueError as exc:
             raise CxmlParseError(exc.message, line=el.sourceline) from None
-        if lines is not None:
-            lines[id(made)] = el.sourceline or 0
-        return made
+    if lines is not None:
+        lines[id(made)] = el.sourceline or 0
+    return made
 
-    by_tag, new, text_kind, invalid = BY_TAG, object.__new__, TEXT, INVALID
-    return node(root, 1)
+
+def _in_field_order(fields: dict[str, object], by_name: dict[str, tuple[int, str, Kind]]) -> None:
+    for name in sorted(fields, key=lambda n: by_name[n][0]):
+        fields[name] = fields.pop(name)
+
+
+def _mixed(el: etree._Element, depth: int, max_depth: int, lines: Lines | None) -> Content:
+    # Inside text (SSML in Say, unknown elements) every character is content.
+    out: list[Node | Element | str] = [el.text] if el.text else []
+    for child in el:
+        out.append(_element(child, depth + 1, max_depth, lines))
+        if child.tail:
+            out.append(child.tail)
+    return tuple(out)
+
+
+def _element(el: etree._Element, depth: int, max_depth: int, lines: Lines | None) -> Element:
+    _check(el, depth, max_depth)
+    pairs = [
+        (_xml_attribute(key, el) if key[0] == "{" else key, value) for key, value in el.items()
+    ]
+    try:
+        made = Element(el.tag, _mixed(el, depth, max_depth, lines), attributes=pairs)  # type: ignore[arg-type]
+    except CxmlValueError as exc:
+        raise CxmlParseError(exc.message, line=el.sourceline) from None
+    if lines is not None:
+        lines[id(made)] = el.sourceline or 0
+    return made
+
+
+#: tag -> (class, body field, attributes by wire name): what the reader looks up per element.
+_CLASSES: Final = {tag: (cls, cls.body, cls.by_wire) for tag, cls in BY_TAG.items()}
 
 
 def _xml_attribute(key: str, el: etree._Element) -> str:

@@ -83,7 +83,7 @@ def validate(
     if not isinstance(doc, Response):
         lines = {}
         try:
-            doc = read(doc, max_bytes=max_bytes, max_depth=max_depth, lines=lines)
+            doc = read(doc, max_bytes, max_depth, lines)
         except CxmlParseError as exc:
             return [Issue(exc.code, "error", exc.message, "/", exc.line)]
     checker = _Checker(lines)
