@@ -135,53 +135,48 @@ class Node:
         ]
 
 
-def _init(self: Node, content: object = None, /, **kwargs: object) -> None:
-    """Check and store what is given: attributes in field order (the order `render` writes
-    them in), then the body, then ``extra``."""
-    cls = type(self)
-    d = self.__dict__
-    extra: object = ()
-    if kwargs:
-        if "extra" in kwargs:
-            extra = kwargs.pop("extra")
-        body = cls.body
-        if body in kwargs:
-            if content is not None:
-                raise TypeError(f"{cls.__name__}() got two values for {body}")
-            content = kwargs.pop(body)
-        by_name = cls.by_name
-        ordered, last = True, -1
-        for name, value in kwargs.items():
-            spec = by_name.get(name)
-            if spec is None:
-                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {name!r}")
-            if value is not None:
-                kind = spec[2]
-                if kind is TEXT and type(value) is str and value.isprintable():
-                    d[name] = value  # the common case, without a call
-                else:
-                    d[name] = kind.coerce(value, cls.tag, name)
-                if spec[0] < last:
-                    ordered = False
-                last = spec[0]
-        if not ordered:  # d holds only attributes so far: put them in field order
-            for name in sorted(d, key=lambda n: by_name[n][0]):
-                d[name] = d.pop(name)
-    if content is not None:
-        if cls.body == "children":
-            d["children"] = _content(content, cls.tag, layout=True)
-        elif cls.body == "text":
-            d["text"] = _text(content, cls.tag)
-        else:
-            raise TypeError(f"{cls.__name__}() takes no body")
-    if extra:
-        pairs = d["extra"] = _pairs(extra)  # type: ignore[arg-type]
-        for key, _ in pairs:
-            modelled = cls.by_wire.get(key)
-            if modelled is not None and modelled[1] in d:
-                raise CxmlValueError(
-                    f"{cls.tag}: attribute {key} is given both as {modelled[1]}= and in extra"
-                )
+def _make_init(cls: type[Node]) -> Callable[..., None]:
+    """Write the ``__init__`` of a node class, as attrs writes its own: one keyword parameter
+    per attribute, each checked and stored only when given, in field order (the order
+    `render` writes them in), then the body, then ``extra``."""
+    tag, body = cls.tag, cls.body
+    params = [f"{body}=None, *, extra=()"] if body else ["*, extra=()"]
+    lines = ["    _d = self.__dict__"]
+    scope: dict[str, object] = {
+        "_content": _content,
+        "_text": _text,
+        "_set_extra": _set_extra,
+        "_str": str,
+    }
+    for name, _, kind in cls.wire:
+        params.append(f"{name}=None")
+        scope[f"_k_{name}"] = kind
+        check = f"_k_{name}.coerce({name}, {tag!r}, {name!r})"
+        if kind is TEXT:  # the common case, without a call
+            check = f"{name} if {name}.__class__ is _str and {name}.isprintable() else {check}"
+        lines += [f"    if {name} is not None:", f"        _d[{name!r}] = {check}"]
+    if body == "children":
+        store = f"_content({body}, {tag!r}, layout=True)"
+    else:
+        store = f"_text({body}, {tag!r})"
+    if body:
+        lines += [f"    if {body} is not None:", f"        _d[{body!r}] = {store}"]
+    lines += ["    if extra:", "        _set_extra(self, _d, extra)"]
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(lines)
+    exec(source, scope)  # our own generated code, as attrs does
+    init: Callable[..., None] = scope["__init__"]  # type: ignore[assignment]
+    init.__qualname__ = f"{cls.__name__}.__init__"
+    return init
+
+
+def _set_extra(node: Node, d: dict[str, object], extra: object) -> None:
+    pairs = d["extra"] = _pairs(extra)  # type: ignore[arg-type]
+    for key, _ in pairs:
+        modelled = node.by_wire.get(key)
+        if modelled is not None and modelled[1] in d:
+            raise CxmlValueError(
+                f"{node.tag}: attribute {key} is given both as {modelled[1]}= and in extra"
+            )
 
 
 _N = TypeVar("_N", bound=Node)
@@ -292,7 +287,7 @@ def _node(
         cls.body = next((f.name for f in fields if f.name in ("children", "text")), None)
         for f in fields:  # what an absent field reads as
             setattr(cls, f.name, f.default)
-        cls.__init__ = _init  # type: ignore[method-assign,assignment]
+        cls.__init__ = _make_init(cls)  # type: ignore[method-assign]
         return cls
 
     return make
