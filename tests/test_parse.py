@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given
@@ -181,3 +182,15 @@ def test_parse_inverts_render(doc: Response) -> None:
     assert parse(render(doc)) == doc
     assert parse(render(doc, pretty=True)) == doc
     assert parse(render(doc).encode("utf-8")) == doc
+
+
+def test_each_thread_parses_with_its_own_parser() -> None:
+    docs = [render(Response([Say(f"caller {i}"), Dial(str(1000 + i))])) for i in range(50)]
+
+    def work(offset: int) -> list[Response]:
+        return [parse(docs[(offset + i) % 50]) for i in range(200)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(4)))
+    for offset, parsed in enumerate(results):
+        assert parsed == [parse(docs[(offset + i) % 50]) for i in range(200)]
