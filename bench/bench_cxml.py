@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, label, t in rows:
         print(f"| {key}  | {label:<{width}} | {t * 1e6:7.2f} | {1 / t:9,.0f} |")
 
-    names = max(len(row[0]) for row in (*TARGETS, *CONTEXT))
+    names = max(len(name) for name in [t[0] for t in TARGETS] + [c[0] for c in CONTEXT])
     print(f"\n| doc | {'speed ratio':<{names}} | measured |   target | result |")
     print(f"|-----|{'-' * (names + 2)}|---------:|---------:|--------|")
     missed = 0
