@@ -1,3 +1,64 @@
-"""providers: AI voice-agent providers, assistants, stream URLs, tools and media (to come)."""
+"""providers: AI voice-agent providers, assistants, safe stream URLs and tools.
 
-__all__: list[str] = []
+>>> from cxml import CallRequest, render, Response
+>>> from providers import AIAssistant
+>>> bot = AIAssistant("receptionist", "retell", {"phone_number": "+14155551234"})
+>>> call = CallRequest.from_payload({"CallSid": "CA1", "From": "15551230000", "To": "+14155550100"})
+>>> print(render(Response([bot.verb(call)])))
+<?xml version="1.0" encoding="UTF-8"?>
+<Response><Dial><Service provider="retell">+14155551234</Service></Dial></Response>
+"""
+
+from __future__ import annotations
+
+from ._assistant import AIAssistant, MediaBridge, flatten_metadata
+from ._errors import (
+    AssistantUnavailable,
+    BlockedAddress,
+    ProviderConfigError,
+    ProviderError,
+    SignatureError,
+    StreamUrlError,
+    ToolError,
+)
+from ._registry import (
+    ENGINE_PROVIDERS,
+    MEDIA_FORMATS,
+    PROTOCOL_LABELS,
+    SIP_PROVIDERS,
+    ConfigField,
+    Protocol,
+    Provider,
+    Registry,
+    registry,
+)
+from ._signing import sign, verify
+from ._urls import CALL_PLACEHOLDERS, CONFIG_PLACEHOLDERS, check_websocket_url, render_stream_url
+
+__all__ = [
+    "CALL_PLACEHOLDERS",
+    "CONFIG_PLACEHOLDERS",
+    "ENGINE_PROVIDERS",
+    "MEDIA_FORMATS",
+    "PROTOCOL_LABELS",
+    "SIP_PROVIDERS",
+    "AIAssistant",
+    "AssistantUnavailable",
+    "BlockedAddress",
+    "ConfigField",
+    "MediaBridge",
+    "Protocol",
+    "Provider",
+    "ProviderConfigError",
+    "ProviderError",
+    "Registry",
+    "SignatureError",
+    "StreamUrlError",
+    "ToolError",
+    "check_websocket_url",
+    "flatten_metadata",
+    "registry",
+    "render_stream_url",
+    "sign",
+    "verify",
+]

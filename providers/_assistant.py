@@ -1,0 +1,196 @@
+"""AI assistants: a provider plus its settings, validated once, turned into CXML per call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+import attrs
+
+from cxml import CallRequest, Connect, Dial, Header, Node, Parameter, Service, Sip, Stream
+
+from ._errors import AssistantUnavailable, ProviderConfigError
+from ._registry import HEADER_NAME, Provider, Registry, registry
+from ._signing import sign, verify
+from ._urls import CALL_PLACEHOLDERS, check_websocket_url, render_stream_url
+
+__all__ = ["AIAssistant", "MediaBridge", "flatten_metadata"]
+
+Status = Literal["active", "inactive"]
+_STATUSES: Final = ("active", "inactive")
+#: The name of the Stream Parameter that carries a bridge ticket.
+TICKET_PARAMETER: Final = "cxmlflow-ticket"
+
+
+@attrs.frozen
+class MediaBridge:
+    """Where your own media bridge listens (``wss://``), and the secret its tickets share.
+
+    Assistants that cxmlflow's bridge serves (a WebSocket endpoint, the built-in AI) are
+    reached by ``<Connect><Stream url=bridge>``; a signed ticket in a Parameter tells the
+    bridge which assistant and call it is for, and cannot be forged or replayed for long.
+    """
+
+    url: str = attrs.field()
+    secret: str | bytes = attrs.field(repr=False)
+    #: Seconds a ticket stays valid: the platform connects as soon as it reads the document.
+    ttl: float = 300.0
+
+    @url.validator
+    def _check_url(self, _: object, url: str) -> None:
+        problem = check_websocket_url(url)
+        if problem is not None:
+            raise ProviderConfigError("MediaBridge", {"url": problem})
+
+    def ticket(self, assistant: str, call_sid: str, *, now: float | None = None) -> str:
+        """A signed ticket naming ``assistant`` for call ``call_sid``."""
+        return sign({"assistant": assistant, "call": call_sid}, self.secret, ttl=self.ttl, now=now)
+
+    def admit(self, ticket: str, *, now: float | None = None) -> tuple[str, str]:
+        """(assistant, call sid) of a ticket this bridge signed; SignatureError otherwise."""
+        payload = verify(ticket, self.secret, now=now)
+        return str(payload["assistant"]), str(payload["call"])
+
+
+def flatten_metadata(metadata: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
+    """Nested keys as ``a.b``; booleans as true/false, numbers as text, None as empty."""
+    flat: list[tuple[str, str]] = []
+    for key, value in metadata.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat += flatten_metadata(value, f"{name}.")
+        elif isinstance(value, bool):
+            flat.append((name, "true" if value else "false"))
+        else:
+            flat.append((name, "" if value is None else str(value)))
+    return flat
+
+
+def _frozen_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Anything else is kept as given and reported by the assistant's check.
+    return MappingProxyType(dict(config)) if isinstance(config, Mapping) else config
+
+
+@attrs.frozen(repr=False)
+class AIAssistant:
+    """A named assistant on a provider, with its settings checked when it is created.
+
+    ``ProviderConfigError.problems`` names every bad field at once. Settings marked secret
+    never appear in ``repr``, ``str`` or errors. ``verb(call)`` gives the CXML that routes a
+    call to the assistant.
+    """
+
+    name: str
+    provider: str
+    config: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_config)
+    status: Status = "active"
+    description: str = ""
+    registry: Registry = attrs.field(default=registry, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        problems: dict[str, str] = {}
+        if not isinstance(self.name, str) or not self.name.strip():
+            problems["name"] = "must be non-empty text"
+        if self.status not in _STATUSES:
+            problems["status"] = "must be active or inactive"
+        definition = self.registry.get(self.provider) if isinstance(self.provider, str) else None
+        if definition is None:
+            problems["provider"] = "is not a registered provider"
+        elif not isinstance(self.config, Mapping):
+            problems["config"] = "must be a mapping of settings"
+        else:
+            cleaned, config_problems = definition.clean(self.config)
+            problems.update({f"config.{k}": v for k, v in config_problems.items()})
+            object.__setattr__(self, "config", MappingProxyType(cleaned))
+        if problems:
+            raise ProviderConfigError(f"AI assistant {self.name!r}", problems)
+
+    @property
+    def definition(self) -> Provider:
+        return self.registry[self.provider]
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def __repr__(self) -> str:
+        secret = {f.name for f in self.definition.fields if f.secret}
+        shown = {k: "***" if k in secret else v for k, v in self.config.items()}
+        return (
+            f"AIAssistant(name={self.name!r}, provider={self.provider!r}, config={shown!r}, "
+            f"status={self.status!r})"
+        )
+
+    def __str__(self) -> str:
+        return f"AI assistant {self.name} ({self.provider}, {self.status})"
+
+    def verb(
+        self,
+        call: CallRequest,
+        *,
+        metadata: Mapping[str, object] | None = None,
+        action: str | None = None,
+        bridge: MediaBridge | None = None,
+    ) -> Dial | Connect:
+        """The verb that routes ``call`` here: ``<Dial>`` for SIP, ``<Connect>`` for streams.
+
+        ``metadata`` travels as ``X-`` Headers (SIP) or Stream Parameters (WebSocket);
+        ``action`` is the verb's callback URL (e.g. to try the next assistant);
+        ``bridge`` is needed for assistants the media bridge serves.
+        Raises `AssistantUnavailable` for an inactive assistant.
+        """
+        if not self.active:
+            raise AssistantUnavailable(f"{self} is not active")
+        flat = flatten_metadata(metadata or {})
+        protocol = self.definition.protocol
+        if protocol in ("sip", "sip_bot"):
+            headers: list[Node] = [Header(name=n, value=v) for n, v in _header_names(flat)]
+            return Dial([*headers, self._sip_target()], action=action)
+        parameters = [Parameter(name=n, value=v) for n, v in flat]
+        if protocol == "websocket":
+            url = self._template_url(call)
+        else:
+            if bridge is None:
+                raise AssistantUnavailable(f"{self} is served by the media bridge: pass bridge=")
+            if not call.call_sid:
+                raise AssistantUnavailable("the call has no CallSid to sign a ticket for")
+            url = bridge.url
+            ticket = bridge.ticket(self.name, call.call_sid)
+            parameters.insert(0, Parameter(name=TICKET_PARAMETER, value=ticket))
+        return Connect([Stream(parameters, url=url)], action=action)
+
+    def _sip_target(self) -> Service | Sip:
+        config = self.config
+        if self.definition.protocol == "sip":
+            return Service(config["phone_number"], provider=self.provider)
+        if config.get("mode", "server") == "client":
+            # The bot registered with our PBX: ring its account there.
+            return Sip(f"sip:{config['username']}@{config['domain']}")
+        uri = config.get("sip_uri") or f"sip:{config['username']}@{config['domain']}"
+        return Sip(uri, username=config["username"], password=config["password"])
+
+    def _template_url(self, call: CallRequest) -> str:
+        template = self.definition.url_template
+        if template is None:
+            raise AssistantUnavailable(f"provider {self.provider} has no stream URL template")
+        values: dict[str, object] = {"session": call.call_sid, "from": call.from_, "to": call.to}
+        values.update(self.config)
+        allowed = {f.name for f in self.definition.fields} | CALL_PLACEHOLDERS
+        return render_stream_url(template, values, allowed=allowed)
+
+
+def _header_names(flat: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    named = []
+    bad = []
+    for key, value in flat:
+        name = key if key[:2].upper() == "X-" else f"X-{key}"
+        if not HEADER_NAME.match(name):
+            bad.append(key)
+        named.append((name, value))
+    if bad:
+        raise ProviderConfigError(
+            "metadata",
+            dict.fromkeys(bad, "cannot be a SIP header name (use letters, digits, -._)"),
+        )
+    return named

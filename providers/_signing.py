@@ -1,0 +1,72 @@
+"""Signed tokens: small JSON payloads with an expiry, HMAC-SHA256 over a shared secret.
+
+Used wherever state leaves the process and comes back: the assistant named in a media
+stream's Parameter, and (in flows.routing) the per-call state in callback URLs. The token is
+``base64url(json) "." base64url(mac)``: URL-safe, so it needs no further escaping in a query.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+
+from ._errors import SignatureError
+
+__all__ = ["sign", "verify"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key(secret: str | bytes) -> bytes:
+    key = secret.encode() if isinstance(secret, str) else secret
+    if len(key) < 16:
+        raise SignatureError("the signing secret must be at least 16 bytes long")
+    return key
+
+
+def sign(
+    payload: Mapping[str, object], secret: str | bytes, *, ttl: float, now: float | None = None
+) -> str:
+    """A token carrying ``payload`` (JSON-able; key ``exp`` is reserved) for ``ttl`` seconds."""
+    if "exp" in payload:
+        raise SignatureError("'exp' is reserved for the expiry")
+    issued = time.time() if now is None else now
+    body = json.dumps(
+        {**payload, "exp": int(issued + ttl)}, separators=(",", ":"), sort_keys=True
+    ).encode()
+    head = _b64(body)
+    mac = hmac.new(_key(secret), head.encode("ascii"), hashlib.sha256).digest()
+    return f"{head}.{_b64(mac)}"
+
+
+def verify(token: str, secret: str | bytes, *, now: float | None = None) -> dict[str, object]:
+    """The payload of a token this secret signed, if it has not expired; else SignatureError."""
+    head, dot, mac_text = token.partition(".") if isinstance(token, str) else ("", "", "")
+    if not dot or not head.isascii() or not mac_text.isascii():
+        raise SignatureError("malformed token")
+    expected = hmac.new(_key(secret), head.encode("ascii"), hashlib.sha256).digest()
+    try:
+        given = _unb64(mac_text)
+        payload = json.loads(_unb64(head))
+    except (binascii.Error, ValueError):
+        raise SignatureError("malformed token") from None
+    # Compare the MAC before trusting anything in the payload.
+    if not hmac.compare_digest(given, expected):
+        raise SignatureError("the token's signature does not match")
+    if not isinstance(payload, dict) or not isinstance(payload.get("exp"), int):
+        raise SignatureError("malformed token")
+    if (time.time() if now is None else now) > payload["exp"]:
+        raise SignatureError("the token has expired")
+    del payload["exp"]
+    return payload
