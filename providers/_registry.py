@@ -201,12 +201,13 @@ def _engine_model(value: object) -> str | None:
 
 
 def _tool_names(value: object) -> str | None:
-    from .tools import ToolError, resolve_tool_names  # tools import us
+    from ._errors import ToolError
+    from .tools import resolve_tool_names  # imported here: the tools package imports this one
 
     try:
-        resolve_tool_names(value)  # type: ignore[arg-type]
+        resolve_tool_names(value)  # type: ignore[arg-type]  # a list of text, checked already
     except ToolError as exc:
-        return exc.message
+        return str(exc.message)
     return None
 
 
