@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from ._assistant import AIAssistant, MediaBridge, flatten_metadata
 from ._errors import (
-    AssistantUnavailable,
-    BlockedAddress,
+    AssistantUnavailableError,
+    BlockedAddressError,
     ProviderConfigError,
     ProviderError,
     SignatureError,
@@ -34,8 +34,19 @@ from ._registry import (
 )
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, CONFIG_PLACEHOLDERS, check_websocket_url, render_stream_url
+from .tools import (
+    BUILTIN_TOOLS,
+    Function,
+    FunctionResult,
+    HttpPolicy,
+    ToolDefinition,
+    conversation_unsafe,
+    guarded_request,
+    resolve_tool_names,
+)
 
 __all__ = [
+    "BUILTIN_TOOLS",
     "CALL_PLACEHOLDERS",
     "CONFIG_PLACEHOLDERS",
     "ENGINE_PROVIDERS",
@@ -43,9 +54,12 @@ __all__ = [
     "PROTOCOL_LABELS",
     "SIP_PROVIDERS",
     "AIAssistant",
-    "AssistantUnavailable",
-    "BlockedAddress",
+    "AssistantUnavailableError",
+    "BlockedAddressError",
     "ConfigField",
+    "Function",
+    "FunctionResult",
+    "HttpPolicy",
     "MediaBridge",
     "Protocol",
     "Provider",
@@ -54,11 +68,22 @@ __all__ = [
     "Registry",
     "SignatureError",
     "StreamUrlError",
+    "ToolDefinition",
     "ToolError",
     "check_websocket_url",
+    "conversation_unsafe",
     "flatten_metadata",
+    "guarded_request",
     "registry",
     "render_stream_url",
+    "resolve_tool_names",
     "sign",
     "verify",
 ]
+
+# Public names report the public module, so reprs and docs do not leak private paths.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        _obj.__module__ = __name__
+del _name, _obj

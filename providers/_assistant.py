@@ -10,7 +10,7 @@ import attrs
 
 from cxml import CallRequest, Connect, Dial, Header, Node, Parameter, Service, Sip, Stream
 
-from ._errors import AssistantUnavailable, ProviderConfigError
+from ._errors import AssistantUnavailableError, ProviderConfigError
 from ._registry import HEADER_NAME, Provider, Registry, registry
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, check_websocket_url, render_stream_url
@@ -138,10 +138,10 @@ class AIAssistant:
         ``metadata`` travels as ``X-`` Headers (SIP) or Stream Parameters (WebSocket);
         ``action`` is the verb's callback URL (e.g. to try the next assistant);
         ``bridge`` is needed for assistants the media bridge serves.
-        Raises `AssistantUnavailable` for an inactive assistant.
+        Raises `AssistantUnavailableError` for an inactive assistant.
         """
         if not self.active:
-            raise AssistantUnavailable(f"{self} is not active")
+            raise AssistantUnavailableError(f"{self} is not active")
         flat = flatten_metadata(metadata or {})
         protocol = self.definition.protocol
         if protocol in ("sip", "sip_bot"):
@@ -152,9 +152,11 @@ class AIAssistant:
             url = self._template_url(call)
         else:
             if bridge is None:
-                raise AssistantUnavailable(f"{self} is served by the media bridge: pass bridge=")
+                raise AssistantUnavailableError(
+                    f"{self} is served by the media bridge: pass bridge="
+                )
             if not call.call_sid:
-                raise AssistantUnavailable("the call has no CallSid to sign a ticket for")
+                raise AssistantUnavailableError("the call has no CallSid to sign a ticket for")
             url = bridge.url
             ticket = bridge.ticket(self.name, call.call_sid)
             parameters.insert(0, Parameter(name=TICKET_PARAMETER, value=ticket))
@@ -173,7 +175,7 @@ class AIAssistant:
     def _template_url(self, call: CallRequest) -> str:
         template = self.definition.url_template
         if template is None:
-            raise AssistantUnavailable(f"provider {self.provider} has no stream URL template")
+            raise AssistantUnavailableError(f"provider {self.provider} has no stream URL template")
         values: dict[str, object] = {"session": call.call_sid, "from": call.from_, "to": call.to}
         values.update(self.config)
         allowed = {f.name for f in self.definition.fields} | CALL_PLACEHOLDERS

@@ -6,11 +6,11 @@
     └── ProviderError                 anything about providers, assistants and tools
         ├── ProviderConfigError       an assistant's configuration is wrong: ``problems``
         │                             maps each bad field to what is wrong with it
-        ├── AssistantUnavailable      the assistant cannot take calls (inactive, no bridge)
+        ├── AssistantUnavailableError      the assistant cannot take calls (inactive, no bridge)
         ├── StreamUrlError            a stream URL template or value is refused
         ├── SignatureError            a signed token is tampered with, foreign or expired
         └── ToolError                 a tool definition, its arguments or its call failed
-            └── BlockedAddress        an outbound request was refused by the SSRF guard
+            └── BlockedAddressError        an outbound request was refused by the SSRF guard
 
 Messages name fields, never their values: configurations hold tokens and passwords.
 """
@@ -23,8 +23,8 @@ from types import MappingProxyType
 from cxml import CxmlError
 
 __all__ = [
-    "AssistantUnavailable",
-    "BlockedAddress",
+    "AssistantUnavailableError",
+    "BlockedAddressError",
     "ProviderConfigError",
     "ProviderError",
     "SignatureError",
@@ -50,7 +50,7 @@ class ProviderConfigError(ProviderError):
         self.problems: Mapping[str, str] = MappingProxyType(dict(problems))
 
 
-class AssistantUnavailable(ProviderError):
+class AssistantUnavailableError(ProviderError):
     """The assistant cannot take this call (it is inactive, or needs a media bridge)."""
 
     code: int | str = "ASSISTANT_UNAVAILABLE"
@@ -74,7 +74,7 @@ class ToolError(ProviderError):
     code: int | str = "TOOL_ERROR"
 
 
-class BlockedAddress(ToolError):
+class BlockedAddressError(ToolError):
     """An outbound request was refused: the URL or an address it resolves to is not allowed."""
 
     code: int | str = "BLOCKED_ADDRESS"

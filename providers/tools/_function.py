@@ -1,0 +1,212 @@
+"""``Function``: a tool the model can call, answered by an HTTPS webhook (exten.bot's functions).
+
+A function has a name the model calls, a webhook URL, an optional bearer token, a JSON Schema for
+its arguments, and an optional input template shaping the webhook's JSON body. Calling it
+validates the model's arguments against the schema, renders the body in the sandbox
+(:mod:`._templates`) and POSTs it through the SSRF guard (:mod:`._guard`).
+
+The bearer token is a secret: the repr shows ``'***'`` and no error message contains it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from .._errors import ToolError
+from ._guard import HttpPolicy, check_url, guarded_request
+from ._spec import tool_spec
+from ._templates import JsonTemplate
+
+__all__ = ["DEFAULT_INPUT_TEMPLATE", "Function", "FunctionResult"]
+
+#: The body sent when a function has no input template.
+DEFAULT_INPUT_TEMPLATE: Final = (
+    '{"arguments": {{ args }}, "call": {{ call }}, "variables": {{ vars }}}'
+)
+
+_DEFAULT_POLICY: Final = HttpPolicy()
+_MAX_LISTED: Final = 20  # argument errors named in one message
+_NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_SCHEMA_CLASS: Final = jsonschema.Draft202012Validator
+#: Validation keywords whose messages name properties (keys), not the values received.
+_NAMING_KEYWORDS: Final = frozenset({"required", "additionalProperties", "dependentRequired"})
+
+
+def _invalid(field: str, problem: str) -> ToolError:
+    return ToolError(f"Function.{field}: {problem}", code="INVALID_FUNCTION")
+
+
+def _check_name(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise _invalid("name", "expected 1 to 64 letters, digits, '_' or '-'")
+
+
+def _check_url(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    # The scheme rule belongs to the policy of each call; here only the URL's shape is checked.
+    check_url(value, HttpPolicy(allow_http=True))
+
+
+def _check_description(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str):
+        raise _invalid("description", "expected text")
+
+
+def _check_token(
+    instance: object, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value or not value.isprintable():
+        raise _invalid("bearer_token", "expected non-empty printable text")
+
+
+def _schema(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A private JSON copy of the parameters schema, checked against Draft 2020-12."""
+    if not isinstance(value, Mapping):
+        raise _invalid("parameters", "expected a JSON Schema object")
+    try:
+        schema: dict[str, Any] = json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        raise _invalid("parameters", "the schema is not a JSON value") from None
+    try:
+        _SCHEMA_CLASS.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise _invalid(
+            "parameters", f"not a valid JSON Schema at {exc.json_path}: {exc.message}"
+        ) from None
+    if schema.get("type") != "object":
+        raise _invalid("parameters", 'the arguments schema must have "type": "object"')
+    return schema
+
+
+def _template(source: str | None) -> JsonTemplate:
+    return JsonTemplate(DEFAULT_INPUT_TEMPLATE if source is None else source)
+
+
+def _describe(error: ValidationError) -> str:
+    if error.validator in _NAMING_KEYWORDS:
+        return error.message
+    # Other messages quote the value received, which may be personal data: name the rule.
+    rule = json.dumps(error.validator_value, ensure_ascii=False, default=str)
+    return f"does not satisfy {error.validator} {rule[:80]}"
+
+
+@attrs.frozen
+class FunctionResult:
+    """A webhook's answer: ``body`` is the parsed JSON if the response is JSON, else text."""
+
+    status: int
+    body: Any
+    ok: bool
+
+
+def _parse_body(content_type: str, body: bytes) -> Any:
+    text = body.decode("utf-8", errors="replace")
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+    return text
+
+
+@attrs.frozen
+class Function:
+    """A webhook tool. ``parameters`` is the JSON Schema (Draft 2020-12, ``"type": "object"``)
+    of the arguments; ``input_template`` is a :class:`JsonTemplate` source seeing ``args``,
+    ``call`` and ``vars`` (default :data:`DEFAULT_INPUT_TEMPLATE`).
+
+    Creation errors: :class:`ToolError` ``INVALID_FUNCTION`` naming the field,
+    :class:`BlockedAddressError` for the URL, ``TEMPLATE_ERROR`` for the template.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    url: str = attrs.field(validator=_check_url, repr=False)  # a query may hold an API key
+    description: str = attrs.field(validator=_check_description)
+    parameters: Mapping[str, Any] = attrs.field(converter=_schema, hash=False)
+    bearer_token: str | None = attrs.field(
+        default=None, validator=_check_token, repr=lambda v: "None" if v is None else "'***'"
+    )
+    input_template: str | None = attrs.field(default=None)
+    _template: JsonTemplate = attrs.field(init=False, repr=False, eq=False)
+    _validator: jsonschema.protocols.Validator = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_template", _template(self.input_template))
+        checker = _SCHEMA_CLASS.FORMAT_CHECKER
+        object.__setattr__(
+            self, "_validator", _SCHEMA_CLASS(self.parameters, format_checker=checker)
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """The tool spec for the model: ``{"type": "function", "function": {...}}``."""
+        return tool_spec(self.name, self.description, self.parameters)
+
+    def check_arguments(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+        """Parse (if text) and validate the model's arguments; raise ``INVALID_ARGUMENTS``
+        listing every problem with its JSON path (``$.date``)."""
+        try:
+            args = json.loads(arguments) if isinstance(arguments, str) else arguments
+        except (ValueError, RecursionError):
+            raise ToolError(
+                f"{self.name}: the arguments are not JSON", code="INVALID_ARGUMENTS"
+            ) from None
+        if not isinstance(args, Mapping):
+            raise ToolError(
+                f"{self.name}: the arguments must be a JSON object", code="INVALID_ARGUMENTS"
+            )
+        args = dict(args)
+        try:
+            errors = sorted(self._validator.iter_errors(args), key=lambda e: e.json_path)
+        except Exception as exc:  # an unresolvable $ref, for example: a problem of the schema
+            raise _invalid("parameters", f"cannot be evaluated ({type(exc).__name__})") from None
+        if errors:
+            listed = "; ".join(f"{e.json_path}: {_describe(e)}" for e in errors[:_MAX_LISTED])
+            more = f"; and {len(errors) - _MAX_LISTED} more" if len(errors) > _MAX_LISTED else ""
+            raise ToolError(
+                f"{self.name}: invalid arguments: {listed}{more}", code="INVALID_ARGUMENTS"
+            )
+        return args
+
+    def render(
+        self,
+        arguments: Mapping[str, Any] | str,
+        *,
+        call: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> str:
+        """The JSON body :meth:`call` would send."""
+        args = self.check_arguments(arguments)
+        context = {"args": args, "call": dict(call or {}), "vars": dict(variables or {})}
+        return self._template.render(context)
+
+    async def call(
+        self,
+        arguments: Mapping[str, Any] | str,
+        *,
+        call: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        policy: HttpPolicy = _DEFAULT_POLICY,
+    ) -> FunctionResult:
+        """Validate, render and POST; ``ok`` is true for a 2xx status. Errors are ToolErrors
+        (``INVALID_ARGUMENTS``, ``TEMPLATE_*``, ``BLOCKED_ADDRESS``, ``CONNECT_FAILED``,
+        ``TIMEOUT``, ``RESPONSE_TOO_LARGE``, ...). A redirect is returned, not followed."""
+        body = self.render(arguments, call=call, variables=variables)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.bearer_token is not None:
+            headers["Authorization"] = f"Bearer {self.bearer_token}"
+        response = await guarded_request(
+            "POST", self.url, headers=headers, content=body.encode(), policy=policy
+        )
+        return FunctionResult(
+            status=response.status,
+            body=_parse_body(response.content_type, response.body),
+            ok=200 <= response.status < 300,
+        )
