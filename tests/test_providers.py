@@ -54,8 +54,9 @@ def test_registry_holds_opbxs_providers_spelled_as_there() -> None:
         assert (field.name, field.type, field.required) == ("phone_number", "tel", True)
     deepdub = registry["deepdub"]
     assert [f.name for f in deepdub.fields] == ["bot_id", "auth_token"]
-    assert deepdub.field("auth_token") is not None
-    assert deepdub.field("auth_token").secret
+    token = deepdub.field("auth_token")
+    assert token is not None
+    assert token.secret
     assert deepdub.url_template == (
         "wss://bot.deepdub.dev/ws/{bot_id}/{auth_token}?session={session}&from={from}&to={to}"
     )
