@@ -1,17 +1,21 @@
-"""The ``cxml`` command: check and format CXML documents (routing and simulation to come).
+"""The ``cxml`` command: route calls through a PBX configuration; check and format CXML.
 
-It lives in the top layer because it will reach every layer.
+It lives in the top layer because it reaches every layer.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import cxml
+
+from .routing import EXAMPLE_PBX, PbxConfigError, Router, load_pbx
 
 __all__ = ["main"]
 
@@ -29,6 +33,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cxml", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    route = commands.add_parser(
+        "route",
+        help="print the CXML a PBX answers a call with",
+        description="Route one call through a PBX configuration and print the CXML. With "
+        "--digits, also answer the menu the call reaches and print what follows. Without "
+        "CONFIG, the example PBX shipped with cxmlflow is used.",
+    )
+    route.add_argument("config", nargs="?", metavar="CONFIG", help="PBX configuration (YAML/JSON)")
+    route.add_argument("--to", required=True, metavar="N", help="the dialled number")
+    route.add_argument("--from", dest="caller", required=True, metavar="N", help="the caller")
+    route.add_argument(
+        "--direction",
+        default="inbound",
+        choices=("inbound", "subscriber", "application", "outbound-api"),
+        help="inbound: an outside caller (default); subscriber: a PBX user",
+    )
+    route.add_argument("--at", metavar="ISO-TIME", help="when the call happens (default: now)")
+    route.add_argument("--digits", metavar="D", help="keys pressed at the menu, if one answers")
+    route.set_defaults(run=_route)
+
+    check_config = commands.add_parser(
+        "check",
+        help="report every problem in a PBX configuration",
+        description="Print each problem as path: message; exit 1 if there is any.",
+    )
+    check_config.add_argument("config", metavar="CONFIG", help="PBX configuration (YAML/JSON)")
+    check_config.set_defaults(run=_check)
 
     check = commands.add_parser(
         "validate",
@@ -62,6 +94,52 @@ def _parser() -> argparse.ArgumentParser:
 
 # "<!--" as UTF-8 (and ASCII-compatible encodings) and as UTF-16 either way round.
 _COMMENT_MARKS = tuple("<!--".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+
+
+def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        pbx = load_pbx(args.config or EXAMPLE_PBX)
+    except PbxConfigError as exc:
+        for issue in exc.issues:
+            print(f"{args.config}: {issue}", file=err)
+        return 1
+    at = dt.datetime.now(dt.UTC)
+    if args.at:
+        try:
+            at = dt.datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"--at: {args.at!r} is not an ISO time", file=err)
+            return 2
+        if at.tzinfo is None:  # a bare local time means the PBX's own zone
+            at = at.replace(tzinfo=ZoneInfo(pbx.timezone))
+    router = Router(
+        pbx, base_url="https://pbx.example.com/voice", secret="cxml route: no real calls",
+        clock=lambda: at,
+    )  # fmt: skip
+    body = {"CallSid": "CA-cli", "From": args.caller, "To": args.to, "Direction": args.direction}
+    request = cxml.CallRequest.from_payload(body)
+    doc = router.handle(request)
+    out.write(cxml.render(doc, pretty=True))
+    gathers = [v for v in doc.children if isinstance(v, cxml.Gather) and v.action]
+    if args.digits is not None and gathers:
+        out.write(f"\n<!-- after pressing {args.digits} -->\n")
+        callback = cxml.CallRequest.from_payload(
+            {**body, "Digits": args.digits}, url=gathers[0].action
+        )
+        out.write(cxml.render(router.handle(callback), pretty=True))
+    return 0
+
+
+def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        pbx = load_pbx(args.config)
+    except PbxConfigError as exc:
+        for issue in exc.issues:
+            print(f"{args.config}: {issue}", file=out)
+        return 1
+    counts = {name: len(getattr(pbx, name)) for name in ("dids", "extensions", "ai_assistants")}
+    print(f"{args.config}: ok ({', '.join(f'{n} {k}' for k, n in counts.items())})", file=out)
+    return 0
 
 
 def _read(name: str) -> bytes:

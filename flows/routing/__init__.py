@@ -1,0 +1,80 @@
+"""flows.routing: the PBX router — DIDs, extensions, ring groups, IVR menus, business hours,
+AI assistants and load balancers, conferences, campaigns.
+
+>>> import datetime as dt
+>>> from cxml import CallRequest, render
+>>> from flows.routing import EXAMPLE_PBX, Router, load_pbx
+>>> pbx = load_pbx(EXAMPLE_PBX)
+>>> monday_night = dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt.UTC)
+>>> router = Router(pbx, base_url="https://pbx.example.com/voice", secret="a" * 32,
+...                 clock=lambda: monday_night)
+>>> call = CallRequest.from_payload({"CallSid": "CA1", "From": "+12125551234",
+...                                  "To": "+14155550100", "Direction": "inbound"})
+>>> print(render(router.handle(call), pretty=True), end="")
+<?xml version="1.0" encoding="UTF-8"?>
+<Response>
+  <Connect>
+    <Stream url="wss://bot.deepdub.dev/ws/example-bot/example-token?session=CA1&amp;from=%2B12125551234&amp;to=%2B14155550100"/>
+  </Connect>
+</Response>
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from ._config import (
+    DESTINATION_KINDS,
+    AiLoadBalancer,
+    BusinessHours,
+    Campaign,
+    ConferenceRoom,
+    ConfigIssue,
+    Destination,
+    Did,
+    Extension,
+    IvrMenu,
+    Pbx,
+    PbxConfigError,
+    Prompt,
+    RingGroup,
+    load_pbx,
+)
+from ._hours import DateException, Schedule, TimeRange, check_timezone, parse_ranges
+from ._router import STATE_PARAMETER, Messages, Router
+from ._state import MemoryStore, RedisStore, StateStore, StateStoreError
+
+#: The example PBX shipped with cxmlflow (what ``cxml route`` uses without a configuration).
+EXAMPLE_PBX: Final = Path(__file__).with_name("example_pbx.yaml")
+
+__all__ = [
+    "DESTINATION_KINDS",
+    "EXAMPLE_PBX",
+    "STATE_PARAMETER",
+    "AiLoadBalancer",
+    "BusinessHours",
+    "Campaign",
+    "ConferenceRoom",
+    "ConfigIssue",
+    "DateException",
+    "Destination",
+    "Did",
+    "Extension",
+    "IvrMenu",
+    "MemoryStore",
+    "Messages",
+    "Pbx",
+    "PbxConfigError",
+    "Prompt",
+    "RedisStore",
+    "RingGroup",
+    "Router",
+    "Schedule",
+    "StateStore",
+    "StateStoreError",
+    "TimeRange",
+    "check_timezone",
+    "load_pbx",
+    "parse_ranges",
+]

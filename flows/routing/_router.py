@@ -1,0 +1,433 @@
+"""The router: a platform request in, the CXML that routes the call out.
+
+The first request of a call is routed by its direction and number; every later step (IVR
+input, a dial result, the next AI assistant) comes back to the URL the router wrote into an
+``action``, carrying the call's state in one signed query parameter. The router keeps no
+per-call memory of its own: any process holding the same secret can continue any call.
+State shared across calls (round-robin cursors) goes through a `StateStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import attrs
+
+from cxml import (
+    CallRequest,
+    Conference,
+    CxmlError,
+    Dial,
+    Gather,
+    Hangup,
+    Node,
+    Number,
+    Play,
+    Response,
+    Say,
+    Sip,
+)
+from providers import (
+    AIAssistant,
+    AssistantUnavailableError,
+    MediaBridge,
+    SignatureError,
+    sign,
+    verify,
+)
+
+from ._config import (
+    EXTENSION,
+    AiLoadBalancer,
+    Destination,
+    Extension,
+    IvrMenu,
+    Pbx,
+    Prompt,
+    RingGroup,
+)
+from ._state import MemoryStore, StateStore
+
+__all__ = ["Messages", "Router"]
+
+#: The query parameter that carries a callback's signed state.
+STATE_PARAMETER: Final = "cxmlflow"
+#: How many automatic steps (business hours, forwards, fallbacks) one request may take.
+MAX_STEPS: Final = 16
+_CONNECTED: Final = frozenset({"completed", "answered"})
+_INTERNAL: Final = frozenset({"subscriber", "application"})
+
+
+@attrs.frozen
+class Messages:
+    """What callers hear when routing cannot go on (each followed by a hangup)."""
+
+    not_in_service: str = "The number you have dialed is not in service."
+    unavailable: str = "Sorry, this service is not available right now. Goodbye."
+    no_outbound: str = "Outbound calls are not allowed from this line. Goodbye."
+    cannot_continue: str = "Sorry, we could not continue this call. Goodbye."
+    no_answer: str = "Nobody is available to take your call. Goodbye."
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class _StopError(Exception):
+    """Routing cannot go on; the caller hears ``message`` and the call ends."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@attrs.frozen
+class _Call:
+    """One request being routed: what routing needs besides the PBX."""
+
+    request: CallRequest
+    metadata: Mapping[str, object] | None = None
+
+
+class Router:
+    """Routes calls through a `Pbx`.
+
+    ``base_url`` is where the platform reaches your voice webhook (callbacks come back to
+    it); ``secret`` signs the state in callback URLs (at least 16 bytes); ``store`` holds
+    round-robin cursors (default: in memory; use `RedisStore` across processes); ``clock``
+    returns an aware datetime (business hours, expiry); ``bridge`` is your media bridge, for
+    assistants it serves; ``state_ttl`` is how long a callback stays valid, in seconds.
+    """
+
+    def __init__(
+        self,
+        pbx: Pbx,
+        *,
+        base_url: str,
+        secret: str | bytes,
+        store: StateStore | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        bridge: MediaBridge | None = None,
+        state_ttl: float = 3600.0,
+        messages: Messages = Messages(),
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
+            raise ValueError("base_url must be an absolute http(s) URL without a fragment")
+        sign({}, secret, ttl=0)  # refuses a short secret now rather than mid-call
+        self.pbx = pbx
+        self.base_url = base_url
+        self._secret = secret
+        self.store: StateStore = store if store is not None else MemoryStore()
+        self.clock = clock or _utc_now
+        self.bridge = bridge
+        self.state_ttl = state_ttl
+        self.messages = messages
+
+    def __repr__(self) -> str:
+        return f"Router(base_url={self.base_url!r})"
+
+    # --- entry points -------------------------------------------------------------------
+
+    def handle(self, request: CallRequest) -> Response:
+        """The document for a call's first request, or for a callback this router wrote.
+
+        Never raises for a bad request: unknown numbers, inactive targets and tampered,
+        expired or foreign callbacks get a spoken error and a hangup.
+        """
+        call = _Call(request)
+        try:
+            state = self._state(request)
+            if state is None:
+                return Response(self._first(call))
+            return Response(self._resume(call, state))
+        except _StopError as stop:
+            return self._goodbye(stop.message)
+        except CxmlError:
+            return self._goodbye(self.messages.cannot_continue)
+
+    def campaign(
+        self,
+        campaign_id: str,
+        request: CallRequest,
+        *,
+        metadata: Mapping[str, object] | None = None,
+    ) -> Response:
+        """The document for an answered auto-dialer call of ``campaign_id``.
+
+        The campaign's metadata, updated with ``metadata`` (the destination's own), reaches
+        the assistant as ``X-`` headers (SIP) or stream parameters (WebSocket).
+        """
+        campaign = self.pbx.campaigns.get(campaign_id)
+        if campaign is None:
+            raise KeyError(f"no campaign {campaign_id!r}")
+        call = _Call(request, {**campaign.metadata, **(metadata or {})})
+        try:
+            return Response(self._route(campaign.destination, call, 0))
+        except _StopError as stop:
+            return self._goodbye(stop.message)
+
+    # --- first requests -----------------------------------------------------------------
+
+    def _first(self, call: _Call) -> list[Node]:
+        request = call.request
+        to = (request.to or "").strip()
+        if request.direction in _INTERNAL:
+            if to in self.pbx.extensions:
+                return self._route(Destination("extension", to), call, 0)
+            did = self.pbx.did(to)
+            if did is None:
+                # A subscriber dialling out: this router does not place outbound calls.
+                raise _StopError(self.messages.no_outbound)
+        else:
+            # External callers reach DIDs only: nothing they dial makes the PBX dial out.
+            did = self.pbx.did(to)
+        if did is None or not did.active:
+            raise _StopError(self.messages.not_in_service)
+        return self._route(did.destination, call, 0)
+
+    # --- destinations -------------------------------------------------------------------
+
+    def _route(self, target: Destination, call: _Call, steps: int) -> list[Node]:
+        if steps > MAX_STEPS:
+            raise _StopError(self.messages.unavailable)
+        kind, ident = target.kind, target.id
+        if kind == "hangup":
+            return [Hangup()]
+        if kind == "extension":
+            return self._extension(ident, call, steps)
+        if kind == "conference":
+            return self._conference(ident)
+        if kind == "ring_group":
+            return self._ring(self._group(ident), call, 0, None, steps)
+        if kind == "ivr_menu":
+            return self._menu(self._ivr(ident), call, 0, None)
+        if kind == "business_hours":
+            hours = self.pbx.business_hours.get(ident)
+            if hours is None:
+                raise _StopError(self.messages.unavailable)
+            now = self.clock()
+            nxt = hours.open if hours.schedule.is_open(now) else hours.closed
+            return self._route(nxt, call, steps + 1)
+        if kind == "ai_assistant":
+            assistant = self.pbx.ai_assistants.get(ident)
+            if assistant is None or not assistant.active:
+                raise _StopError(self.messages.unavailable)
+            return [self._assistant_verb(assistant, call, None)]
+        if kind == "ai_load_balancer":
+            balancer = self.pbx.ai_load_balancers.get(ident)
+            if balancer is None:
+                raise _StopError(self.messages.unavailable)
+            if not balancer.active:
+                return self._route(balancer.fallback, call, steps + 1)
+            return self._balance(balancer, call, (), steps)
+        raise _StopError(self.messages.unavailable)
+
+    def _extension(self, number: str, call: _Call, steps: int) -> list[Node]:
+        ext = self.pbx.extensions.get(number)
+        if ext is None or not ext.active:
+            raise _StopError(self.messages.unavailable)
+        if ext.type == "forward" and ext.forward_to is not None and EXTENSION.match(ext.forward_to):
+            return self._route(Destination("extension", ext.forward_to), call, steps + 1)
+        return [Dial([self._target(ext)], timeout=ext.timeout)]
+
+    @staticmethod
+    def _target(ext: Extension) -> Node:
+        """What dialling an extension rings: the subscriber, or where it forwards."""
+        if ext.type == "user" or ext.forward_to is None:
+            return Number(ext.number)
+        if ext.forward_to.startswith("sip:"):
+            return Sip(ext.forward_to)
+        return Number(ext.forward_to)
+
+    def _conference(self, ident: str) -> list[Node]:
+        room = self.pbx.conferences.get(ident)
+        if room is None or not room.active:
+            raise _StopError(self.messages.unavailable)
+        noun = Conference(
+            room.name,
+            max_participants=room.max_participants,
+            muted=room.muted,
+            beep=room.beep,
+            hold_music=room.hold_music,
+            start_conference_on_enter=room.start_on_enter,
+            end_conference_on_exit=room.end_on_exit,
+        )
+        return [Dial([noun])]
+
+    # --- ring groups ----------------------------------------------------------------------
+
+    def _group(self, ident: str) -> RingGroup:
+        group = self.pbx.ring_groups.get(ident)
+        if group is None or not group.active:
+            raise _StopError(self.messages.unavailable)
+        return group
+
+    def _members(self, group: RingGroup) -> list[Extension]:
+        found = (self.pbx.extensions.get(number) for number in group.members)
+        return [ext for ext in found if ext is not None and ext.active]
+
+    def _ring(
+        self, group: RingGroup, call: _Call, attempt: int, start: int | None, steps: int
+    ) -> list[Node]:
+        """Attempt number ``attempt`` (from 0) of ``group``, or its fallback after the last."""
+        members = self._members(group)
+        simultaneous = group.strategy == "simultaneous"
+        attempts = group.ring_turns * (1 if simultaneous else len(members))
+        if not members or attempt >= attempts:
+            return self._route(group.fallback, call, steps + 1)
+        if start is None:
+            # A real round robin: each call starts one member further on (OPBX never did).
+            start = 0
+            if group.strategy == "round_robin":
+                start = (self.store.incr(f"ring_group:{group.id}:cursor") - 1) % len(members)
+        ringing = members if simultaneous else [members[(start + attempt) % len(members)]]
+        action = self._callback(call, {"k": "ring", "g": group.id, "a": attempt, "s": start})
+        return [Dial([self._target(m) for m in ringing], timeout=group.timeout, action=action)]
+
+    # --- IVR menus ------------------------------------------------------------------------
+
+    def _ivr(self, ident: str) -> IvrMenu:
+        menu = self.pbx.ivr_menus.get(ident)
+        if menu is None or not menu.active:
+            raise _StopError(self.messages.unavailable)
+        return menu
+
+    def _menu(self, menu: IvrMenu, call: _Call, turn: int, notice: Prompt | None) -> list[Node]:
+        lengths = {len(digits) for digits in menu.options}
+        prompts = [self._prompt(p) for p in (notice, menu.prompt) if p is not None]
+        gather = Gather(
+            [p for p in prompts if p is not None],
+            action=self._callback(call, {"k": "ivr", "m": menu.id, "t": turn}),
+            action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
+            num_digits=lengths.pop() if len(lengths) == 1 else None,
+            timeout=menu.timeout,
+        )
+        return [gather]
+
+    @staticmethod
+    def _prompt(prompt: Prompt) -> Node | None:
+        if prompt.play:
+            return Play(prompt.play)
+        if prompt.say:
+            return Say(prompt.say, voice=prompt.voice, language=prompt.language)
+        return None
+
+    # --- AI assistants and load balancers -------------------------------------------------
+
+    def _assistant_verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
+        try:
+            return assistant.verb(
+                call.request, metadata=call.metadata, action=action, bridge=self.bridge
+            )
+        except AssistantUnavailableError:
+            raise _StopError(self.messages.unavailable) from None
+
+    def _balance(
+        self, balancer: AiLoadBalancer, call: _Call, tried: tuple[str, ...], steps: int
+    ) -> list[Node]:
+        """The next member of ``balancer`` not yet tried on this call, or its fallback."""
+        tried_now = list(tried)
+        while True:
+            name = self._pick(balancer, tried_now)
+            if name is None:
+                # The fallback is routed without follow-through, so it cannot loop back here.
+                return self._route(balancer.fallback, call, steps + 1)
+            assistant = self.pbx.ai_assistants[name]
+            action = None
+            if balancer.follow_through:
+                state = {"k": "alb", "b": balancer.id, "tried": [*tried_now, name]}
+                action = self._callback(call, state)
+            try:
+                return [assistant.verb(call.request, metadata=call.metadata, action=action,
+                                       bridge=self.bridge)]  # fmt: skip
+            except AssistantUnavailableError:
+                tried_now.append(name)  # e.g. needs a bridge this router has not got
+
+    def _pick(self, balancer: AiLoadBalancer, tried: list[str]) -> str | None:
+        candidates = [
+            m
+            for m in balancer.members
+            if m.assistant not in tried and self.pbx.ai_assistants[m.assistant].active
+        ]
+        if balancer.strategy == "priority":
+            candidates.sort(key=lambda m: m.priority)
+            return candidates[0].assistant if candidates else None
+        if balancer.strategy == "percentage":
+            candidates = [m for m in candidates if m.weight > 0]
+        if not candidates:
+            return None
+        turn = self.store.incr(f"ai_load_balancer:{balancer.id}:cursor") - 1
+        if balancer.strategy == "round_robin":
+            return candidates[turn % len(candidates)].assistant
+        # percentage: walk the weights cyclically, so shares are exact over every cycle
+        point = turn % sum(m.weight for m in candidates)
+        for member in candidates:
+            point -= member.weight
+            if point < 0:
+                return member.assistant
+        raise AssertionError("unreachable: point is below the total weight")
+
+    # --- callbacks ------------------------------------------------------------------------
+
+    def _callback(self, call: _Call, state: dict[str, Any]) -> str:
+        payload = {**state, "c": call.request.call_sid or ""}
+        if call.metadata:
+            payload["md"] = dict(call.metadata)
+        token = sign(payload, self._secret, ttl=self.state_ttl, now=self.clock().timestamp())
+        separator = "&" if urlsplit(self.base_url).query else "?"
+        return f"{self.base_url}{separator}{urlencode({STATE_PARAMETER: token})}"
+
+    def _state(self, request: CallRequest) -> dict[str, Any] | None:
+        """The signed state of a callback URL; None for a call's first request."""
+        if request.url is None:
+            return None
+        values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER)
+        if not values:
+            return None
+        try:
+            state = verify(values[-1], self._secret, now=self.clock().timestamp())
+        except SignatureError:
+            raise _StopError(self.messages.cannot_continue) from None
+        if state.get("c") != (request.call_sid or ""):
+            raise _StopError(self.messages.cannot_continue)  # another call's callback
+        return state
+
+    def _resume(self, call: _Call, state: dict[str, Any]) -> list[Node]:
+        metadata = state.get("md")
+        if isinstance(metadata, dict):
+            call = _Call(call.request, metadata)
+        kind = state.get("k")
+        if kind == "ivr":
+            return self._ivr_input(self._ivr(str(state["m"])), call, int(state["t"]))
+        connected = call.request.dial_call_status in _CONNECTED
+        if kind == "ring":
+            if connected:
+                return [Hangup()]
+            group = self._group(str(state["g"]))
+            return self._ring(group, call, int(state["a"]) + 1, int(state["s"]), 0)
+        if kind == "alb":
+            if connected:
+                return [Hangup()]
+            balancer = self.pbx.ai_load_balancers.get(str(state["b"]))
+            if balancer is None:
+                raise _StopError(self.messages.unavailable)
+            tried = tuple(str(name) for name in state["tried"])
+            return self._balance(balancer, call, tried, 0)
+        raise _StopError(self.messages.cannot_continue)
+
+    def _ivr_input(self, menu: IvrMenu, call: _Call, turn: int) -> list[Node]:
+        digits = (call.request.digits or "").strip()
+        target = menu.options.get(digits)
+        if target is not None:
+            return self._route(target, call, 0)
+        if turn + 1 >= menu.max_turns:
+            return self._route(menu.failover, call, 1)
+        notice = menu.invalid_prompt if digits else menu.no_input_prompt
+        return self._menu(menu, call, turn + 1, notice)
+
+    def _goodbye(self, message: str) -> Response:
+        return Response([Say(message), Hangup()])
