@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
+import functools
 import hmac
 import json
 import time
@@ -18,6 +18,9 @@ from collections.abc import Mapping
 from ._errors import SignatureError
 
 __all__ = ["sign", "verify"]
+
+# One encoder, made once: json.dumps builds a new one per call when given options.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def _b64(data: bytes) -> str:
@@ -28,11 +31,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _key(secret: str | bytes) -> bytes:
+@functools.lru_cache(maxsize=64)
+def _keyed(secret: str | bytes) -> hmac.HMAC:
+    """An HMAC-SHA256 already keyed with ``secret``: copying it skips the key schedule."""
     key = secret.encode() if isinstance(secret, str) else secret
     if len(key) < 16:
         raise SignatureError("the signing secret must be at least 16 bytes long")
-    return key
+    return hmac.new(key, digestmod="sha256")
+
+
+def _mac(secret: str | bytes, message: bytes) -> bytes:
+    keyed = _keyed(secret).copy()
+    keyed.update(message)
+    return keyed.digest()
 
 
 def sign(
@@ -42,11 +53,10 @@ def sign(
     if "exp" in payload:
         raise SignatureError("'exp' is reserved for the expiry")
     issued = time.time() if now is None else now
-    body = json.dumps(
-        {**payload, "exp": int(issued + ttl)}, separators=(",", ":"), sort_keys=True
-    ).encode()
+    # The MAC covers these exact bytes, so key order need not be canonical.
+    body = _COMPACT.encode({**payload, "exp": int(issued + ttl)}).encode()
     head = _b64(body)
-    mac = hmac.new(_key(secret), head.encode("ascii"), hashlib.sha256).digest()
+    mac = _mac(secret, head.encode("ascii"))
     return f"{head}.{_b64(mac)}"
 
 
@@ -55,7 +65,7 @@ def verify(token: str, secret: str | bytes, *, now: float | None = None) -> dict
     head, dot, mac_text = token.partition(".") if isinstance(token, str) else ("", "", "")
     if not dot or not head.isascii() or not mac_text.isascii():
         raise SignatureError("malformed token")
-    expected = hmac.new(_key(secret), head.encode("ascii"), hashlib.sha256).digest()
+    expected = _mac(secret, head.encode("ascii"))
     try:
         given = _unb64(mac_text)
         payload = json.loads(_unb64(head))

@@ -112,6 +112,10 @@ def _show(value: dt.time) -> str:
     return value.isoformat("seconds" if value.second or value.microsecond else "minutes")
 
 
+def _tuple_of_ranges(value: Iterable[TimeRange]) -> tuple[TimeRange, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class DateException:
     """What one local date does instead of its weekday: ``closed`` all day, or ``special_hours``."""
@@ -119,7 +123,7 @@ class DateException:
     type: Literal["closed", "special_hours"] = attrs.field(
         validator=attrs.validators.in_(("closed", "special_hours"))
     )
-    ranges: tuple[TimeRange, ...] = attrs.field(default=(), converter=tuple)
+    ranges: tuple[TimeRange, ...] = attrs.field(default=(), converter=_tuple_of_ranges)
 
     @ranges.validator
     def _check_ranges(

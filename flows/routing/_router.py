@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
@@ -120,6 +120,8 @@ class Router:
         sign({}, secret, ttl=0)  # refuses a short secret now rather than mid-call
         self.pbx = pbx
         self.base_url = base_url
+        # Tokens are base64url and ".", safe in a query as they are.
+        self._callback_prefix = f"{base_url}{'&' if parts.query else '?'}{STATE_PARAMETER}="
         self._secret = secret
         self.store: StateStore = store if store is not None else MemoryStore()
         self.clock = clock or _utc_now
@@ -378,8 +380,7 @@ class Router:
         if call.metadata:
             payload["md"] = dict(call.metadata)
         token = sign(payload, self._secret, ttl=self.state_ttl, now=self.clock().timestamp())
-        separator = "&" if urlsplit(self.base_url).query else "?"
-        return f"{self.base_url}{separator}{urlencode({STATE_PARAMETER: token})}"
+        return self._callback_prefix + token
 
     def _state(self, request: CallRequest) -> dict[str, Any] | None:
         """The signed state of a callback URL; None for a call's first request."""

@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryStore", "RedisStore", "StateStore", "StateStoreError"]
 
-_INTEGER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)")
+#: What Redis's INCR accepts as an integer: no sign on 0, no leading zeros, no spaces.
+_INTEGER: Final = re.compile(r"0|-?[1-9][0-9]{0,18}")
 _INT64_MAX: Final = 2**63 - 1
+_INT64_MIN: Final = -(2**63)
 #: A MemoryStore sweeps out expired keys every this many writes (keys nobody reads again).
 _SWEEP_EVERY: Final = 256
 
@@ -85,6 +87,10 @@ def _wrong_kind(key: str) -> StateStoreError:
     return StateStoreError(f"state key {key!r} holds another kind of value")
 
 
+def _not_integer(key: str) -> StateStoreError:
+    return StateStoreError(f"state key {key!r} does not hold a 64-bit integer")
+
+
 @attrs.define
 class _Entry:
     value: str | set[str]
@@ -129,8 +135,10 @@ class MemoryStore:
             entry = self._live(key, now)
             if entry is None:
                 entry = self._data[key] = _Entry("0")
-            if not isinstance(entry.value, str) or not _INTEGER.fullmatch(entry.value):
+            if not isinstance(entry.value, str):
                 raise _wrong_kind(key)
+            if not _INTEGER.fullmatch(entry.value) or int(entry.value) < _INT64_MIN:
+                raise _not_integer(key)
             count = int(entry.value) + 1
             if count > _INT64_MAX:  # Redis counters are 64-bit; stay interchangeable
                 raise StateStoreError(f"state counter {key!r} would overflow")
@@ -227,8 +235,10 @@ class RedisStore:
         try:
             yield
         except self._driver_error as exc:
-            if "WRONGTYPE" in str(exc) or "not an integer" in str(exc):
+            if "WRONGTYPE" in str(exc):
                 raise _wrong_kind(key) from exc
+            if "not an integer" in str(exc):
+                raise _not_integer(key) from exc
             message = f"state store {operation} of {key!r} failed: {type(exc).__name__}: {exc}"
             raise StateStoreError(message) from exc
 
