@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -54,7 +55,8 @@ class MediaBridge:
 
 
 def flatten_metadata(metadata: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
-    """Nested keys as ``a.b``; booleans as true/false, numbers as text, None as empty."""
+    """Nested keys as ``a.b``; booleans as true/false, numbers as text, None as empty, lists
+    as JSON."""
     flat: list[tuple[str, str]] = []
     for key, value in metadata.items():
         name = f"{prefix}{key}"
@@ -62,9 +64,20 @@ def flatten_metadata(metadata: Mapping[str, object], prefix: str = "") -> list[t
             flat += flatten_metadata(value, f"{name}.")
         elif isinstance(value, bool):
             flat.append((name, "true" if value else "false"))
+        elif isinstance(value, list | tuple):
+            flat.append((name, json.dumps(value, ensure_ascii=False, default=str)))
         else:
             flat.append((name, "" if value is None else str(value)))
     return flat
+
+
+def _deep_freeze(value: Any) -> Any:
+    """Settings as immutable values: mappings read-only, lists tuples, all the way down."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _deep_freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_deep_freeze(v) for v in value)
+    return value
 
 
 def _frozen_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -102,7 +115,7 @@ class AIAssistant:
         else:
             cleaned, config_problems = definition.clean(self.config)
             problems.update({f"config.{k}": v for k, v in config_problems.items()})
-            object.__setattr__(self, "config", MappingProxyType(cleaned))
+            object.__setattr__(self, "config", _deep_freeze(cleaned))
         if problems:
             raise ProviderConfigError(f"AI assistant {self.name!r}", problems)
 
@@ -132,17 +145,20 @@ class AIAssistant:
         metadata: Mapping[str, object] | None = None,
         action: str | None = None,
         bridge: MediaBridge | None = None,
+        now: float | None = None,
     ) -> Dial | Connect:
         """The verb that routes ``call`` here: ``<Dial>`` for SIP, ``<Connect>`` for streams.
 
         ``metadata`` travels as ``X-`` Headers (SIP) or Stream Parameters (WebSocket);
         ``action`` is the verb's callback URL (e.g. to try the next assistant);
-        ``bridge`` is needed for assistants the media bridge serves.
-        Raises `AssistantUnavailableError` for an inactive assistant.
+        ``bridge`` is needed for assistants the media bridge serves (``now``, a POSIX time,
+        dates its ticket). Raises `AssistantUnavailableError` for an inactive assistant.
         """
         if not self.active:
             raise AssistantUnavailableError(f"{self} is not active")
         flat = flatten_metadata(metadata or {})
+        if any(name == TICKET_PARAMETER for name, _ in flat):
+            raise ProviderConfigError("metadata", {TICKET_PARAMETER: "is a reserved name"})
         protocol = self.definition.protocol
         if protocol in ("sip", "sip_bot"):
             headers: list[Node] = [Header(name=n, value=v) for n, v in _header_names(flat)]
@@ -158,7 +174,7 @@ class AIAssistant:
             if not call.call_sid:
                 raise AssistantUnavailableError("the call has no CallSid to sign a ticket for")
             url = bridge.url
-            ticket = bridge.ticket(self.name, call.call_sid)
+            ticket = bridge.ticket(self.name, call.call_sid, now=now)
             parameters.insert(0, Parameter(name=TICKET_PARAMETER, value=ticket))
         return Connect([Stream(parameters, url=url)], action=action)
 
@@ -176,7 +192,12 @@ class AIAssistant:
         template = self.definition.url_template
         if template is None:
             raise AssistantUnavailableError(f"provider {self.provider} has no stream URL template")
-        values: dict[str, object] = {"session": call.call_sid, "from": call.from_, "to": call.to}
+        # An anonymous caller has no From: it fills in as empty, as any empty value does.
+        values: dict[str, object] = {
+            "session": call.call_sid or "",
+            "from": call.from_ or "",
+            "to": call.to or "",
+        }
         values.update(self.config)
         allowed = {f.name for f in self.definition.fields} | CALL_PLACEHOLDERS
         return render_stream_url(template, values, allowed=allowed)
@@ -185,10 +206,12 @@ class AIAssistant:
 def _header_names(flat: list[tuple[str, str]]) -> list[tuple[str, str]]:
     named = []
     bad = []
+    seen: set[str] = set()
     for key, value in flat:
         name = key if key[:2].upper() == "X-" else f"X-{key}"
-        if not HEADER_NAME.match(name):
+        if not HEADER_NAME.match(name) or name.lower() in seen:
             bad.append(key)
+        seen.add(name.lower())
         named.append((name, value))
     if bad:
         raise ProviderConfigError(

@@ -93,6 +93,21 @@ class Provider:
     url_template: str | None = None
     description: str = ""
 
+    def __attrs_post_init__(self) -> None:
+        names = {f.name for f in self.fields}
+        needed = {"sip": {"phone_number"}, "sip_bot": {"username", "password", "domain"}}
+        missing = needed.get(self.protocol, set()) - names
+        if missing:
+            raise ValueError(f"a {self.protocol} provider needs the fields {sorted(missing)}")
+        if (self.protocol == "websocket") != (self.url_template is not None):
+            raise ValueError("a url_template is what a websocket provider has, and only it")
+        if self.url_template is not None:
+            from ._urls import CALL_PLACEHOLDERS, check_template
+
+            problem = check_template(self.url_template, names | CALL_PLACEHOLDERS)
+            if problem is not None:
+                raise ValueError(f"url_template: {problem}")
+
     def field(self, name: str) -> ConfigField | None:
         """The field called ``name`` (or aliased so), if any."""
         return next((f for f in self.fields if name == f.name or name in f.aliases), None)
@@ -207,7 +222,7 @@ def _tool_names(value: object) -> str | None:
     try:
         resolve_tool_names(value)  # type: ignore[arg-type]  # a list of text, checked already
     except ToolError as exc:
-        return str(exc.message)
+        return str(exc.message).removeprefix("tool_names: ")
     return None
 
 

@@ -15,7 +15,13 @@ from urllib.parse import quote, urlsplit
 
 from ._errors import StreamUrlError
 
-__all__ = ["CALL_PLACEHOLDERS", "CONFIG_PLACEHOLDERS", "check_websocket_url", "render_stream_url"]
+__all__ = [
+    "CALL_PLACEHOLDERS",
+    "CONFIG_PLACEHOLDERS",
+    "check_template",
+    "check_websocket_url",
+    "render_stream_url",
+]
 
 #: Filled from the call: CallSid, From, To.
 CALL_PLACEHOLDERS: Final = frozenset({"session", "from", "to"})
@@ -39,15 +45,11 @@ def render_stream_url(
     port differ from the template's. Messages name placeholders, never values.
     """
     names = frozenset(allowed) if allowed is not None else CONFIG_PLACEHOLDERS | CALL_PLACEHOLDERS
-    if not template.startswith("wss://"):
-        raise StreamUrlError("a stream URL template must start with wss://")
+    problem = check_template(template, names)
+    if problem is not None:
+        raise StreamUrlError(problem)
     base = urlsplit(template)
-    if "{" in base.netloc or "}" in base.netloc:
-        raise StreamUrlError("a stream URL template may not have placeholders in its host")
     used = _PLACEHOLDER.findall(template)
-    for name in used:
-        if name not in names:
-            raise StreamUrlError(f"Disallowed placeholder: {{{name}}}")
     for name in used:
         if name not in values or values[name] is None:
             raise StreamUrlError(f"Template contains unsubstituted placeholder: {{{name}}}")
@@ -73,6 +75,20 @@ def render_stream_url(
     ):
         raise StreamUrlError("rendering changed the URL's scheme, host or port")
     return url
+
+
+def check_template(template: str, allowed: Iterable[str]) -> str | None:
+    """Why ``template`` cannot be a stream URL template with these placeholders, or None."""
+    if not template.startswith("wss://"):
+        return "a stream URL template must start with wss://"
+    netloc = urlsplit(template).netloc
+    if "{" in netloc or "}" in netloc:
+        return "a stream URL template may not have placeholders in its host"
+    names = frozenset(allowed)
+    for name in _PLACEHOLDER.findall(template):
+        if name not in names:
+            return f"Disallowed placeholder: {{{name}}}"
+    return None
 
 
 def check_websocket_url(url: object, *, secure: bool = True) -> str | None:

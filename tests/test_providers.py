@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -69,15 +71,32 @@ def test_users_register_their_own_providers() -> None:
     assert "acme" not in registry
     bot = AIAssistant("a", "acme", {"phone_number": "+14155550000"}, registry=mine)
     assert 'provider="acme"' in _doc(bot)
+    phone = (ConfigField("phone_number", "tel"),)
     with pytest.raises(ValueError, match="already registered"):
-        mine.register(Provider("acme", "Again", "sip"))
-    mine.register(Provider("acme", "Again", "sip"), replace=True)
+        mine.register(Provider("acme", "Again", "sip", phone))
+    mine.register(Provider("acme", "Again", "sip", phone), replace=True)
     assert mine["acme"].name == "Again"
     with pytest.raises(ValueError, match="key"):
         Provider("Bad Key", "x", "sip")
     with pytest.raises(ValueError, match="protocol"):
         Provider("ok", "x", "carrier-pigeon")  # type: ignore[arg-type]
     assert len(Registry()) == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda: Provider("p", "P", "sip"), "phone_number"),
+        (lambda: Provider("p", "P", "sip_bot", (ConfigField("username"),)), "password"),
+        (lambda: Provider("p", "P", "websocket"), "url_template"),
+        (lambda: Provider("p", "P", "websocket", url_template="https://a.example/x"), "wss://"),
+        (lambda: Provider("p", "P", "websocket", url_template="wss://a.example/{key}"), "{key}"),
+        (lambda: Provider("p", "P", "websocket", url_template="wss://{session}.example/"), "host"),
+    ],
+)
+def test_providers_are_checked_when_defined(make: object, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        make()  # type: ignore[operator]
 
 
 # --- verbs per provider kind ----------------------------------------------------------------
@@ -310,6 +329,36 @@ def test_verify_raises_only_signature_errors(token: str) -> None:
 
 
 def test_flatten_metadata() -> None:
-    assert flatten_metadata({"nested": {"child": "x"}, "flag": True, "n": 5, "gone": None}) == [
-        ("nested.child", "x"), ("flag", "true"), ("n", "5"), ("gone", "")
+    assert flatten_metadata(
+        {"nested": {"child": "x"}, "flag": True, "n": 5, "gone": None, "tags": ["a", "é"]}
+    ) == [
+        ("nested.child", "x"), ("flag", "true"), ("n", "5"), ("gone", ""), ("tags", '["a", "é"]')
     ]  # fmt: skip
+
+
+def test_metadata_cannot_forge_a_ticket_or_repeat_a_header() -> None:
+    bot = AIAssistant("helper", "builtin", {"engine_model": "openai.gpt-4o"})
+    with pytest.raises(ProviderConfigError, match="reserved"):
+        bot.verb(CALL, bridge=BRIDGE, metadata={"cxmlflow-ticket": "forged"})
+    sip = AIAssistant("bot", "retell", {"phone_number": "+12127773456"})
+    with pytest.raises(ProviderConfigError) as info:
+        sip.verb(CALL, metadata={"tenant": "a", "X-tenant": "b"})
+    assert set(info.value.problems) == {"X-tenant"}
+
+
+def test_configuration_is_frozen_all_the_way_down() -> None:
+    headers = {"Authorization": "Bearer x"}
+    bot = AIAssistant(
+        "ws", "websocket-endpoint",
+        {"websocket_url": "wss://a.example/ws", "media": "pcm16", "websocket_headers": headers},
+    )  # fmt: skip
+    headers["Bad Name"] = "x"
+    assert dict(bot.config["websocket_headers"]) == {"Authorization": "Bearer x"}
+    with pytest.raises(TypeError):
+        bot.config["websocket_headers"]["X"] = "y"
+
+
+def test_anonymous_callers_reach_template_providers() -> None:
+    bot = AIAssistant("dd", "deepdub", {"bot_id": "BOT", "auth_token": "TOKEN"})
+    anonymous = CallRequest.from_payload({"CallSid": "CA1"})
+    assert "from=&amp;to=" in render(Response([bot.verb(anonymous)]))

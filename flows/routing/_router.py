@@ -320,11 +320,16 @@ class Router:
 
     # --- AI assistants and load balancers -------------------------------------------------
 
+    def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
+        """The assistant's verb; AssistantUnavailableError if it cannot take the call."""
+        now = self.clock().timestamp()
+        return assistant.verb(
+            call.request, metadata=call.metadata, action=action, bridge=self.bridge, now=now
+        )
+
     def _assistant_verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
         try:
-            return assistant.verb(
-                call.request, metadata=call.metadata, action=action, bridge=self.bridge
-            )
+            return self._verb(assistant, call, action)
         except AssistantUnavailableError:
             raise _StopError(self.messages.unavailable) from None
 
@@ -344,8 +349,7 @@ class Router:
                 state = {"k": "alb", "b": balancer.id, "tried": [*tried_now, name]}
                 action = self._callback(call, state)
             try:
-                return [assistant.verb(call.request, metadata=call.metadata, action=action,
-                                       bridge=self.bridge)]  # fmt: skip
+                return [self._verb(assistant, call, action)]
             except AssistantUnavailableError:
                 tried_now.append(name)  # e.g. needs a bridge this router has not got
 

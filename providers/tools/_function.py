@@ -19,6 +19,8 @@ import attrs
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from cxml import CallRequest
+
 from .._errors import ToolError
 from ._guard import HttpPolicy, check_url, guarded_request
 from ._spec import tool_spec
@@ -179,11 +181,15 @@ class Function:
         self,
         arguments: Mapping[str, Any] | str,
         *,
-        call: Mapping[str, Any] | None = None,
+        call: CallRequest | Mapping[str, Any] | None = None,
         variables: Mapping[str, Any] | None = None,
     ) -> str:
-        """The JSON body :meth:`call` would send."""
+        """The JSON body :meth:`call` would send; ``call`` is the request (or its payload)."""
         args = self.check_arguments(arguments)
+        if isinstance(call, CallRequest):
+            call = call.to_payload()
+        if call is not None and not isinstance(call, Mapping):
+            raise ToolError(f"{self.name}: call must be a CallRequest or a mapping")
         context = {"args": args, "call": dict(call or {}), "vars": dict(variables or {})}
         return self._template.render(context)
 
@@ -191,7 +197,7 @@ class Function:
         self,
         arguments: Mapping[str, Any] | str,
         *,
-        call: Mapping[str, Any] | None = None,
+        call: CallRequest | Mapping[str, Any] | None = None,
         variables: Mapping[str, Any] | None = None,
         policy: HttpPolicy = _DEFAULT_POLICY,
     ) -> FunctionResult:

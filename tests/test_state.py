@@ -1,0 +1,482 @@
+"""State stores: one behaviour suite run against MemoryStore and a real Redis server.
+
+The Redis tests start their own ``redis-server`` on 127.0.0.1 and a free port. Without the
+binary they are skipped locally and fail in CI (``CI`` set), where it is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxml import CxmlError
+from flows.routing._state import MemoryStore, RedisStore, StateStore, StateStoreError
+
+if TYPE_CHECKING:
+    import redis
+
+TTL = 1.0  # Redis expiry has millisecond precision; one second keeps the waits short
+PAST_TTL = TTL + 0.15
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI installs it, so this is a broken CI setup", pytrace=False)
+    pytest.skip(f"{reason}; the RedisStore tests need it (CI runs them)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _client(port: int, **options: object) -> redis.Redis:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    settings: dict[str, object] = {
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+        "retry": Retry(NoBackoff(), 0),  # fail at once, not after backing off
+    }
+    return redis.Redis(host="127.0.0.1", port=port, **(settings | options))  # type: ignore[arg-type]
+
+
+def _answers_ping(port: int) -> bool:
+    import redis
+
+    client = _client(port, socket_connect_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+    finally:
+        client.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A private redis-server for this test session; its port."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _unavailable("no redis-server binary on PATH")
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        _unavailable("redis-py is not installed")
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    for _attempt in range(3):  # another process may take the free port before redis does
+        port = _free_port()
+        process = subprocess.Popen(
+            [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            if _wait_until_ready(process, port):
+                break
+        except BaseException:
+            _stop(process)
+            raise
+        _stop(process)
+    else:
+        pytest.fail("redis-server did not start and answer PING in three attempts")
+    try:
+        yield port
+    finally:
+        _stop(process)
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], port: int) -> bool:
+    for _ in range(100):  # up to about 10 s
+        if process.poll() is not None:
+            return False  # exited: most likely the port was taken meanwhile
+        if _answers_ping(port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@attrs.frozen
+class Backend:
+    """A store under test and how to let time pass for it."""
+
+    name: str
+    store: StateStore
+    elapse: Callable[[float], None]
+
+
+@pytest.fixture
+def redis_store(redis_port: int) -> Iterator[RedisStore]:
+    """A RedisStore with a prefix of its own, so tests never see each other's keys."""
+    client = _client(redis_port)
+    try:
+        yield RedisStore(client, prefix=f"test:{uuid.uuid4().hex}:")
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "memory":
+        clock = FakeClock()
+        return Backend("memory", MemoryStore(clock=clock), clock.advance)
+    store: RedisStore = request.getfixturevalue("redis_store")
+    return Backend("redis", store, time.sleep)
+
+
+# --- the behaviour suite ----------------------------------------------------------------------
+
+
+def test_is_a_state_store(backend: Backend) -> None:
+    assert isinstance(backend.store, StateStore)
+
+
+def test_incr_counts_from_one_per_key(backend: Backend) -> None:
+    store = backend.store
+    assert [store.incr("rr") for _ in range(5)] == [1, 2, 3, 4, 5]
+    assert store.incr("other") == 1
+    assert store.get("rr") == "5"  # a counter reads as its decimal text
+    store.delete("rr")
+    assert store.incr("rr") == 1
+    store.set("counter", "41")  # a string holding an integer counts on
+    assert store.incr("counter") == 42
+
+
+def test_incr_is_atomic_across_threads(backend: Backend) -> None:
+    threads, rounds = 8, 200
+    start = threading.Barrier(threads)
+
+    def work() -> list[int]:
+        start.wait(timeout=10)
+        return [backend.store.incr("shared") for _ in range(rounds)]
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(work) for _ in range(threads)]
+        seen = [n for future in futures for n in future.result(timeout=60)]
+    assert sorted(seen) == list(range(1, threads * rounds + 1))  # no value handed out twice
+    assert backend.store.get("shared") == str(threads * rounds)
+
+
+def test_sets(backend: Backend) -> None:
+    store = backend.store
+    assert store.members("tried:CA1") == frozenset()
+    store.add("tried:CA1", "receptionist")
+    store.add("tried:CA1", "after_hours")
+    store.add("tried:CA1", "receptionist")
+    store.add("tried:CA2", "support")
+    found = store.members("tried:CA1")
+    assert isinstance(found, frozenset)
+    assert found == {"receptionist", "after_hours"}
+    store.delete("tried:CA1")
+    assert store.members("tried:CA1") == frozenset()
+    assert store.members("tried:CA2") == {"support"}
+
+
+def test_get_set_delete(backend: Backend) -> None:
+    store = backend.store
+    assert store.get("session") is None
+    store.set("session", "first")
+    assert store.get("session") == "first"
+    store.set("session", "Grüße ☎ \n\x00 end")  # any text, byte-exact round trip
+    assert store.get("session") == "Grüße ☎ \n\x00 end"
+    store.set("empty", "")
+    assert store.get("empty") == ""
+    store.delete("session")
+    assert store.get("session") is None
+    store.delete("session")  # deleting a missing key is fine
+    store.delete("never-there")
+
+
+def test_ttl_expires_every_kind_of_key(backend: Backend) -> None:
+    store = backend.store
+    store.incr("counter", ttl=TTL)
+    store.add("set", "a", ttl=TTL)
+    store.set("string", "v", ttl=TTL)
+    store.incr("kept", ttl=TTL)
+    store.incr("kept")  # a write without ttl keeps the expiry
+    store.add("kept-set", "a", ttl=TTL)
+    store.add("kept-set", "b")
+    store.set("replaced", "old", ttl=TTL)
+    store.set("replaced", "new")  # set replaces value and expiry, like Redis SET
+    store.incr("forever")
+    assert store.get("counter") == "1"
+    assert store.get("kept") == "2"
+    assert store.members("set") == {"a"}
+    backend.elapse(PAST_TTL)
+    assert store.get("counter") is None
+    assert store.incr("counter") == 1  # an expired counter starts again
+    assert store.members("set") == frozenset()
+    assert store.get("string") is None
+    assert store.get("kept") is None
+    assert store.members("kept-set") == frozenset()
+    assert store.get("replaced") == "new"
+    assert store.get("forever") == "1"
+
+
+def test_ttl_restarts_at_every_write_that_passes_one(backend: Backend) -> None:
+    store = backend.store
+    store.incr("cursor", ttl=TTL)
+    store.add("tried", "a", ttl=TTL)
+    backend.elapse(TTL * 0.6)
+    store.incr("cursor", ttl=TTL)
+    store.add("tried", "b", ttl=TTL)
+    backend.elapse(TTL * 0.6)  # 1.2 TTL after the first write, 0.6 after the last
+    assert store.get("cursor") == "2"
+    assert store.members("tried") == {"a", "b"}
+    backend.elapse(TTL * 0.6)
+    assert store.get("cursor") is None
+    assert store.members("tried") == frozenset()
+
+
+@pytest.mark.parametrize("ttl", [0, -1.0, float("nan"), float("inf")])
+def test_ttl_must_be_positive(backend: Backend, ttl: float) -> None:
+    with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
+        backend.store.incr("k", ttl=ttl)
+    with pytest.raises(ValueError, match="ttl"):
+        backend.store.add("k", "m", ttl=ttl)
+    with pytest.raises(ValueError, match="ttl"):
+        backend.store.set("k", "v", ttl=ttl)
+    assert backend.store.get("k") is None  # nothing written
+
+
+def test_wrong_kind_of_key_is_a_state_store_error(backend: Backend) -> None:
+    store = backend.store
+    store.add("set", "a")
+    store.set("text", "not a number")
+    store.set("padded", "007")
+    store.set("too-big", str(2**64))
+    for attempt, problem in (
+        (lambda: store.incr("set"), "'set' holds another kind of value"),
+        (lambda: store.get("set"), "'set' holds another kind of value"),
+        (lambda: store.add("text", "a"), "'text' holds another kind of value"),
+        (lambda: store.members("text"), "'text' holds another kind of value"),
+        (lambda: store.incr("text"), "'text' does not hold a 64-bit integer"),
+        (lambda: store.incr("padded"), "'padded' does not hold a 64-bit integer"),
+        (lambda: store.incr("too-big"), "'too-big' does not hold a 64-bit integer"),
+    ):
+        with pytest.raises(StateStoreError) as caught:
+            attempt()
+        assert caught.value.message == f"state key {problem}"
+        assert caught.value.code == "STATE_STORE_ERROR"
+        assert isinstance(caught.value, CxmlError)
+    store.set("set", "now a string")  # set replaces whatever was there
+    assert store.get("set") == "now a string"
+
+
+def test_counter_overflow(backend: Backend) -> None:
+    backend.store.set("big", str(2**63 - 1))
+    with pytest.raises(StateStoreError):
+        backend.store.incr("big")
+    assert backend.store.get("big") == str(2**63 - 1)
+
+
+# --- MemoryStore only -------------------------------------------------------------------------
+
+
+def test_memory_expiry_is_exact_on_the_clock() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    store.set("k", "v", ttl=10)
+    clock.advance(9.999)
+    assert store.get("k") == "v"
+    clock.advance(0.001)
+    assert store.get("k") is None
+
+
+def test_memory_sweeps_expired_keys_nobody_reads() -> None:
+    clock = FakeClock()
+    store = MemoryStore(clock=clock)
+    for call in range(300):
+        store.add(f"tried:CA{call}", "a", ttl=60)
+    clock.advance(61)
+    for call in range(300):
+        store.set(f"live:{call}", "x")
+    assert repr(store) == "MemoryStore(keys=300)"
+
+
+def test_memory_store_default_clock_is_monotonic() -> None:
+    store = MemoryStore()
+    store.set("k", "v", ttl=3600)
+    assert store.get("k") == "v"
+
+
+# --- RedisStore only --------------------------------------------------------------------------
+
+
+def test_redis_keys_carry_the_prefix_and_the_ttl(redis_port: int) -> None:
+    client = _client(redis_port)
+    try:
+        store = RedisStore(client)
+        assert store.prefix == "cxmlflow:"
+        name = f"k{uuid.uuid4().hex}"
+        store.incr(name, ttl=TTL)
+        assert client.get(f"cxmlflow:{name}") == b"1"
+        # INCR and PEXPIRE ran in one transaction: the key never exists without its expiry.
+        assert 0 < int(client.pttl(f"cxmlflow:{name}")) <= 1000
+        store.add(name + "s", "m", ttl=30)
+        assert 29_000 < int(client.pttl(f"cxmlflow:{name}s")) <= 30_000
+        store.delete(name)
+        store.delete(name + "s")
+    finally:
+        client.close()
+
+
+def test_redis_prefixes_isolate_stores_on_one_server(redis_port: int) -> None:
+    client = _client(redis_port)
+    tag = uuid.uuid4().hex
+    try:
+        one, two = RedisStore(client, prefix=f"a{tag}:"), RedisStore(client, prefix=f"b{tag}:")
+        assert one.incr("rr") == 1
+        assert one.incr("rr") == 2
+        assert two.incr("rr") == 1
+        one.set("session", "one")
+        one.add("tried", "x")
+        assert two.get("session") is None
+        assert two.members("tried") == frozenset()
+        two.delete("session")
+        assert one.get("session") == "one"
+    finally:
+        client.close()
+
+
+def test_redis_store_decodes_either_way(redis_port: int) -> None:
+    client = _client(redis_port, decode_responses=True)
+    try:
+        store = RedisStore(client, prefix=f"d{uuid.uuid4().hex}:")
+        store.set("s", "Grüße")
+        store.add("m", "ä")
+        assert store.get("s") == "Grüße"
+        assert store.members("m") == {"ä"}
+        assert store.incr("c") == 1
+    finally:
+        client.close()
+
+
+def test_redis_from_url(redis_port: int) -> None:
+    store = RedisStore.from_url(f"redis://127.0.0.1:{redis_port}/0", prefix=f"u{uuid.uuid4()}:")
+    try:
+        assert store.incr("n") == 1
+        assert store.client.get(f"{store.prefix}n") == b"1"
+    finally:
+        store.client.close()
+
+
+def test_redis_unreachable_is_a_state_store_error() -> None:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    closed = _free_port()  # nothing listens there once the probe socket is closed
+    store = RedisStore.from_url(
+        f"redis://:hunter2-secret@127.0.0.1:{closed}/0", retry=Retry(NoBackoff(), 0)
+    )
+    try:
+        for attempt in (
+            lambda: store.incr("rr"),
+            lambda: store.incr("rr", ttl=5),
+            lambda: store.add("tried", "a", ttl=5),
+            lambda: store.members("tried"),
+            lambda: store.get("k"),
+            lambda: store.set("k", "v", ttl=5),
+            lambda: store.delete("k"),
+        ):
+            with pytest.raises(StateStoreError) as caught:
+                attempt()
+            assert not isinstance(caught.value, redis.RedisError)
+            assert isinstance(caught.value.__cause__, redis.ConnectionError)
+            assert caught.value.code == "STATE_STORE_ERROR"
+            assert "hunter2" not in str(caught.value)
+        assert "hunter2" not in repr(store)
+    finally:
+        store.client.close()
+
+
+# --- the two stores agree ---------------------------------------------------------------------
+
+KEYS = st.sampled_from(["a", "b", "c"])
+OPERATIONS = st.lists(
+    st.tuples(st.just("incr"), KEYS, st.none())
+    | st.tuples(st.just("add"), KEYS, st.sampled_from(["x", "y", "ü"]))
+    | st.tuples(st.just("members"), KEYS, st.none())
+    | st.tuples(st.just("get"), KEYS, st.none())
+    | st.tuples(
+        st.just("set"), KEYS, st.sampled_from(["1", "-7", "07", "-0", " 1", "+1", "word", ""])
+    )
+    | st.tuples(st.just("delete"), KEYS, st.none()),
+    max_size=25,
+)
+
+
+def _run(store: StateStore, operations: list[tuple[str, str, str | None]]) -> list[object]:
+    results: list[object] = []
+    for operation, key, argument in operations:
+        result: object = None
+        try:
+            if operation == "incr":
+                result = store.incr(key)
+            elif operation == "add":
+                store.add(key, argument or "")
+            elif operation == "members":
+                result = store.members(key)
+            elif operation == "get":
+                result = store.get(key)
+            elif operation == "set":
+                store.set(key, argument or "")
+            else:
+                store.delete(key)
+        except StateStoreError as error:
+            result = error.message
+        results.append((operation, key, result))
+    return results
+
+
+@settings(max_examples=60)
+@given(OPERATIONS)
+def test_memory_and_redis_agree(
+    redis_port: int, operations: list[tuple[str, str, str | None]]
+) -> None:
+    client = _client(redis_port)
+    try:
+        redis_store = RedisStore(client, prefix=f"h{uuid.uuid4().hex}:")
+        assert _run(MemoryStore(), operations) == _run(redis_store, operations)
+    finally:
+        client.close()
