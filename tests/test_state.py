@@ -39,6 +39,13 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; the RedisStore tests need it (CI runs them)")
 
 
+def _require_redis_py() -> None:
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        _unavailable("redis-py is not installed")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -86,10 +93,7 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     binary = shutil.which("redis-server")
     if binary is None:
         _unavailable("no redis-server binary on PATH")
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        _unavailable("redis-py is not installed")
+    _require_redis_py()
     workdir: Path = tmp_path_factory.mktemp("redis")
     for _attempt in range(3):  # another process may take the free port before redis does
         port = _free_port()
@@ -401,6 +405,7 @@ def test_redis_from_url(redis_port: int) -> None:
 
 
 def test_redis_unreachable_is_a_state_store_error() -> None:
+    _require_redis_py()
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry

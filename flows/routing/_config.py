@@ -21,7 +21,16 @@ import attrs
 from cxml import CxmlError
 from providers import AIAssistant, ProviderConfigError, Registry, registry
 
-from ._hours import Schedule, check_timezone, parse_ranges
+from ._hours import (
+    WEEKDAYS,
+    DateException,
+    Schedule,
+    TimeRange,
+    TimeRangeError,
+    Window,
+    check_timezone,
+    parse_ranges,
+)
 
 __all__ = [
     "DESTINATION_KINDS",
@@ -69,6 +78,7 @@ E164: Final = re.compile(r"\+[1-9][0-9]{1,14}\Z")
 EXTENSION: Final = re.compile(r"[0-9]{1,10}\Z")
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DIGITS: Final = re.compile(r"[0-9*#]{1,10}\Z")
+_ALL_DAY: Final = TimeRange(dt.time(0), dt.time(0))
 
 
 @attrs.frozen
@@ -205,22 +215,14 @@ class Campaign:
     id: str
     destination: Destination
     caller_id: str
-    window: Schedule
+    #: When it may dial: its weekly schedule (every day, all day, if none) between its dates.
+    window: Window
     metadata: Mapping[str, Any] = MappingProxyType({})
     status: Literal["draft", "active", "paused", "completed", "archived"] = "draft"
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
 
     def is_runnable(self, at: dt.datetime) -> bool:
         """Whether the campaign may place calls at ``at`` (aware), in its own time zone."""
-        if self.status != "active":
-            return False
-        local = at.astimezone(self.window.zone).date()
-        if self.start_date is not None and local < self.start_date:
-            return False
-        if self.end_date is not None and local > self.end_date:
-            return False
-        return self.window.is_open(at)
+        return self.status == "active" and self.window.runnable(at)
 
 
 @attrs.frozen
@@ -561,8 +563,8 @@ class _Loader:
         for day, ranges in self.mapping(value, path, days).items():
             try:
                 weekly[day] = parse_ranges(ranges, f"{path}.{day}")
-            except ValueError as exc:
-                self.fail(f"{path}.{day}", str(exc).removeprefix(f"{path}.{day}: "))
+            except TimeRangeError as exc:
+                self.fail(exc.path, exc.problem)
         return weekly
 
     def zone(self, value: object, path: str) -> str:
@@ -595,15 +597,15 @@ class _Loader:
             where = f"{path}.exceptions[{i}]"
             row = self.mapping(entry, where, ("date", "type", "hours", "name"))
             day = self.date(row.get("date"), f"{where}.date")
-            kind = self.choice(
+            kind: Literal["closed", "special_hours"] = self.choice(
                 row.get("type"), f"{where}.type", ("closed", "special_hours"), "closed"
             )
             ranges: tuple[Any, ...] = ()
             if kind == "special_hours":
                 try:
                     ranges = parse_ranges(row.get("hours"), f"{where}.hours")
-                except ValueError as exc:
-                    self.fail(f"{where}.hours", str(exc).removeprefix(f"{where}.hours: "))
+                except TimeRangeError as exc:
+                    self.fail(exc.path, exc.problem)
             elif row.get("hours") is not None:
                 self.fail(f"{where}.hours", "only special_hours exceptions have hours")
             if day is None:
@@ -611,7 +613,7 @@ class _Loader:
             elif day in exceptions:
                 self.fail(f"{where}.date", f"{day} has two exceptions")
             else:
-                exceptions[day] = _exception(kind, ranges)
+                exceptions[day] = DateException(kind, ranges)
         for required in ("open", "closed"):
             if required not in item:
                 self.fail(f"{path}.{required}", "is required")
@@ -724,11 +726,13 @@ class _Loader:
         end = self.date(item.get("end_date"), f"{path}.end_date")
         if start is not None and end is not None and end < start:
             self.fail(f"{path}.end_date", "is before start_date")
-        window = Schedule(
-            self.zone(item.get("timezone"), f"{path}.timezone"),
-            self.weekly(item.get("schedule"), f"{path}.schedule"),
-            {},
-        )
+        weekly = self.weekly(item.get("schedule"), f"{path}.schedule")
+        if "schedule" not in item:
+            weekly = dict.fromkeys(WEEKDAYS, (_ALL_DAY,))
+        zone = self.zone(item.get("timezone"), f"{path}.timezone")
+        if start is not None and end is not None and end < start:
+            end = None  # reported above
+        window = Window(Schedule(zone, weekly, {}), start, end)
         return Campaign(
             key,
             destination,
@@ -738,8 +742,6 @@ class _Loader:
             MappingProxyType(dict(metadata)),
             self.choice(item.get("status"), f"{path}.status",
                         ("draft", "active", "paused", "completed", "archived"), "draft"),
-            start,
-            end,
         )  # fmt: skip
 
     # -- whole-configuration checks --
@@ -806,12 +808,6 @@ def _cycle(
 
     if walk(start):
         yield from trail
-
-
-def _exception(kind: str, ranges: tuple[Any, ...]) -> Any:
-    from ._hours import DateException
-
-    return DateException(kind, ranges)  # type: ignore[arg-type]
 
 
 def _kind(value: object) -> str:

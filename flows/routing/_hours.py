@@ -43,7 +43,6 @@ __all__ = [
     "Window",
     "check_timezone",
     "parse_ranges",
-    "runnable",
 ]
 
 #: Weekday names in `datetime.date.weekday` order.
@@ -281,18 +280,6 @@ class Window:
         if self.end_date is not None and day > self.end_date:
             return False
         return self.schedule.is_open(at)
-
-
-def runnable(
-    at: dt.datetime,
-    *,
-    timezone: str,
-    weekly: Mapping[str, Iterable[TimeRange]],
-    start_date: dt.date | None = None,
-    end_date: dt.date | None = None,
-) -> bool:
-    """Campaign ``isRunnable``: ``weekly`` ranges in ``timezone``, dates inclusive."""
-    return Window(Schedule(timezone, weekly), start_date, end_date).runnable(at)
 
 
 # --- configuration helpers -------------------------------------------------------------------

@@ -49,7 +49,7 @@ from ._config import (
     Prompt,
     RingGroup,
 )
-from ._state import MemoryStore, StateStore
+from ._state import MemoryStore, StateStore, StateStoreError
 
 __all__ = ["Messages", "Router"]
 
@@ -285,7 +285,7 @@ class Router:
             # A real round robin: each call starts one member further on (OPBX never did).
             start = 0
             if group.strategy == "round_robin":
-                start = (self.store.incr(f"ring_group:{group.id}:cursor") - 1) % len(members)
+                start = self._cursor(f"ring_group:{group.id}:cursor") % len(members)
         ringing = members if simultaneous else [members[(start + attempt) % len(members)]]
         action = self._callback(call, {"k": "ring", "g": group.id, "a": attempt, "s": start})
         return [Dial([self._target(m) for m in ringing], timeout=group.timeout, action=action)]
@@ -366,7 +366,7 @@ class Router:
             candidates = [m for m in candidates if m.weight > 0]
         if not candidates:
             return None
-        turn = self.store.incr(f"ai_load_balancer:{balancer.id}:cursor") - 1
+        turn = self._cursor(f"ai_load_balancer:{balancer.id}:cursor")
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
         # percentage: walk the weights cyclically, so shares are exact over every cycle
@@ -376,6 +376,16 @@ class Router:
             if point < 0:
                 return member.assistant
         raise AssertionError("unreachable: point is below the total weight")
+
+    def _cursor(self, key: str) -> int:
+        """The next turn of a rotation shared by every process (0, 1, 2, ...).
+
+        A store that fails costs the rotation (turn 0), never the call.
+        """
+        try:
+            return self.store.incr(key) - 1
+        except StateStoreError:
+            return 0
 
     # --- callbacks ------------------------------------------------------------------------
 
