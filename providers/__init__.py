@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from ._assistant import AIAssistant, MediaBridge, flatten_metadata
+from ._assistant import AIAssistant, MediaBridge, flatten_metadata, metadata_problems
 from ._errors import (
     AssistantUnavailableError,
     BlockedAddressError,
@@ -74,6 +74,7 @@ __all__ = [
     "conversation_unsafe",
     "flatten_metadata",
     "guarded_request",
+    "metadata_problems",
     "registry",
     "render_stream_url",
     "resolve_tool_names",

@@ -16,7 +16,7 @@ from ._registry import HEADER_NAME, Provider, Registry, registry
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, check_websocket_url, render_stream_url
 
-__all__ = ["AIAssistant", "MediaBridge", "flatten_metadata"]
+__all__ = ["AIAssistant", "MediaBridge", "flatten_metadata", "metadata_problems"]
 
 Status = Literal["active", "inactive"]
 _STATUSES: Final = ("active", "inactive")
@@ -156,9 +156,10 @@ class AIAssistant:
         """
         if not self.active:
             raise AssistantUnavailableError(f"{self} is not active")
+        problems = metadata_problems(metadata or {})
+        if problems:
+            raise ProviderConfigError("metadata", problems)
         flat = flatten_metadata(metadata or {})
-        if any(name == TICKET_PARAMETER for name, _ in flat):
-            raise ProviderConfigError("metadata", {TICKET_PARAMETER: "is a reserved name"})
         protocol = self.definition.protocol
         if protocol in ("sip", "sip_bot"):
             headers: list[Node] = [Header(name=n, value=v) for n, v in _header_names(flat)]
@@ -203,19 +204,22 @@ class AIAssistant:
         return render_stream_url(template, values, allowed=allowed)
 
 
-def _header_names(flat: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    named = []
-    bad = []
+def metadata_problems(metadata: Mapping[str, object]) -> dict[str, str]:
+    """Every metadata key that cannot travel, by key: each must make an ``X-`` SIP header of
+    its own (and a stream Parameter), and the ticket's name is reserved."""
+    problems: dict[str, str] = {}
     seen: set[str] = set()
-    for key, value in flat:
+    for key, _ in flatten_metadata(metadata):
         name = key if key[:2].upper() == "X-" else f"X-{key}"
-        if not HEADER_NAME.match(name) or name.lower() in seen:
-            bad.append(key)
+        if key == TICKET_PARAMETER:
+            problems[key] = "is a reserved name"
+        elif not HEADER_NAME.match(name):
+            problems[key] = "cannot be a SIP header name (use letters, digits, -._)"
+        elif name.lower() in seen:
+            problems[key] = "names the same header as another key"
         seen.add(name.lower())
-        named.append((name, value))
-    if bad:
-        raise ProviderConfigError(
-            "metadata",
-            dict.fromkeys(bad, "cannot be a SIP header name (use letters, digits, -._)"),
-        )
-    return named
+    return problems
+
+
+def _header_names(flat: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(key if key[:2].upper() == "X-" else f"X-{key}", value) for key, value in flat]

@@ -66,14 +66,14 @@ def verify(token: str, secret: str | bytes, *, now: float | None = None) -> dict
     if not dot or not head.isascii() or not mac_text.isascii():
         raise SignatureError("malformed token")
     expected = _mac(secret, head.encode("ascii"))
-    try:
-        given = _unb64(mac_text)
-        payload = json.loads(_unb64(head))
-    except (binascii.Error, ValueError):
-        raise SignatureError("malformed token") from None
-    # Compare the MAC before trusting anything in the payload.
-    if not hmac.compare_digest(given, expected):
+    # Compare the MAC's text before decoding anything the sender wrote: base64 decoding
+    # ignores a last character's spare bits, and JSON decoding of a forgery could recurse.
+    if not hmac.compare_digest(mac_text.encode("ascii"), _b64(expected).encode("ascii")):
         raise SignatureError("the token's signature does not match")
+    try:
+        payload = json.loads(_unb64(head))
+    except (binascii.Error, ValueError, RecursionError):
+        raise SignatureError("malformed token") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("exp"), int):
         raise SignatureError("malformed token")
     if (time.time() if now is None else now) > payload["exp"]:

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal, TypeVar
 import attrs
 
 from cxml import CxmlError
-from providers import AIAssistant, ProviderConfigError, Registry, registry
+from providers import AIAssistant, ProviderConfigError, Registry, metadata_problems, registry
 
 from ._hours import (
     WEEKDAYS,
@@ -307,6 +307,7 @@ class _Loader:
         self.issues: list[ConfigIssue] = []
         self.refs: dict[tuple[str, str], list[str]] = {}
         self.pending: list[tuple[str, Destination]] = []  # checked once all ids are known
+        self.invalid: set[tuple[str, str]] = set()  # defined, but with problems of their own
 
     def fail(self, path: str, message: str) -> None:
         self.issues.append(ConfigIssue(path, message))
@@ -404,6 +405,8 @@ class _Loader:
             made = read(key, value, path)
             if made is not None:
                 out[key] = made
+            else:
+                self.invalid.add((name, key))
         return out
 
     # -- the sections --
@@ -429,8 +432,7 @@ class _Loader:
             "campaigns": self.section(top, "campaigns", self.campaign),
         }
         self.check_references(pbx_fields)
-        if not self.issues:
-            self.check_endless_chains(pbx_fields)
+        self.check_endless_chains(pbx_fields)
         if self.issues:
             raise PbxConfigError(self.issues)
         frozen = {k: MappingProxyType(v) for k, v in pbx_fields.items()}
@@ -441,7 +443,7 @@ class _Loader:
         if not E164.match(key):
             self.fail(path, "a DID must be an E.164 number such as +14155550100")
         item = self.mapping(value, path, ("destination", "status", "name"))
-        if "destination" not in item:
+        if item.get("destination") is None:
             self.fail(f"{path}.destination", "is required")
         return Did(
             key,
@@ -561,6 +563,8 @@ class _Loader:
         days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
         weekly: dict[str, tuple[Any, ...]] = {}
         for day, ranges in self.mapping(value, path, days).items():
+            if day not in days:
+                continue  # reported by mapping()
             try:
                 weekly[day] = parse_ranges(ranges, f"{path}.{day}")
             except TimeRangeError as exc:
@@ -722,6 +726,10 @@ class _Loader:
         if destination.kind not in ("ai_assistant", "ai_load_balancer", "hangup"):
             self.fail(f"{path}.destination", "must be an ai_assistant, ai_load_balancer or hangup")
         metadata = self.mapping(item.get("metadata"), f"{path}.metadata", None)
+        for name, problem in metadata_problems(metadata).items():
+            self.fail(f"{path}.metadata.{name}", problem)
+        if "caller_id" not in item:
+            self.fail(f"{path}.caller_id", "is required")
         start = self.date(item.get("start_date"), f"{path}.start_date")
         end = self.date(item.get("end_date"), f"{path}.end_date")
         if start is not None and end is not None and end < start:
@@ -750,7 +758,8 @@ class _Loader:
         for path, target in self.pending:
             if target.kind == "hangup":
                 continue
-            if target.id not in sections[SECTIONS[target.kind]]:
+            section = SECTIONS[target.kind]
+            if target.id not in sections[section] and (section, target.id) not in self.invalid:
                 self.fail(path, f"{target} does not exist")
             self.refs.setdefault((target.kind, target.id), []).append(path)
 

@@ -58,6 +58,7 @@ STATE_PARAMETER: Final = "cxmlflow"
 #: How many automatic steps (business hours, forwards, fallbacks) one request may take.
 MAX_STEPS: Final = 16
 _CONNECTED: Final = frozenset({"completed", "answered"})
+_FAILED: Final = frozenset({"busy", "no-answer", "failed", "canceled"})
 _INTERNAL: Final = frozenset({"subscriber", "application"})
 
 
@@ -171,6 +172,8 @@ class Router:
             return Response(self._route(campaign.destination, call, 0))
         except _StopError as stop:
             return self._goodbye(stop.message)
+        except CxmlError:  # e.g. a destination's metadata that cannot travel
+            return self._goodbye(self.messages.cannot_continue)
 
     # --- first requests -----------------------------------------------------------------
 
@@ -221,19 +224,22 @@ class Router:
             return [self._assistant_verb(assistant, call, None)]
         if kind == "ai_load_balancer":
             balancer = self.pbx.ai_load_balancers.get(ident)
-            if balancer is None:
+            if balancer is None or not balancer.active:
                 raise _StopError(self.messages.unavailable)
-            if not balancer.active:
-                return self._route(balancer.fallback, call, steps + 1)
             return self._balance(balancer, call, (), steps)
         raise _StopError(self.messages.unavailable)
 
+    def _fallback(self, target: Destination, call: _Call, steps: int) -> list[Node]:
+        """Where a group or balancer sends the call when nobody took it; a plain hangup says
+        so first (once: OPBX said "Goodbye. Goodbye.", D7)."""
+        if target.kind == "hangup":
+            return [Say(self.messages.no_answer), Hangup()]
+        return self._route(target, call, steps + 1)
+
     def _extension(self, number: str, call: _Call, steps: int) -> list[Node]:
-        ext = self.pbx.extensions.get(number)
-        if ext is None or not ext.active:
+        ext = self._ringable(number)
+        if ext is None:
             raise _StopError(self.messages.unavailable)
-        if ext.type == "forward" and ext.forward_to is not None and EXTENSION.match(ext.forward_to):
-            return self._route(Destination("extension", ext.forward_to), call, steps + 1)
         return [Dial([self._target(ext)], timeout=ext.timeout)]
 
     @staticmethod
@@ -269,8 +275,21 @@ class Router:
         return group
 
     def _members(self, group: RingGroup) -> list[Extension]:
-        found = (self.pbx.extensions.get(number) for number in group.members)
-        return [ext for ext in found if ext is not None and ext.active]
+        """The extensions a group rings: active members, forwards to extensions followed."""
+        found = (self._ringable(number) for number in group.members)
+        return [ext for ext in found if ext is not None]
+
+    def _ringable(self, number: str) -> Extension | None:
+        """The active extension that ringing ``number`` reaches, following forwards to other
+        extensions; None if the chain ends at a missing or inactive one."""
+        for _ in range(MAX_STEPS):
+            ext = self.pbx.extensions.get(number)
+            if ext is None or not ext.active:
+                return None
+            if ext.forward_to is None or not EXTENSION.match(ext.forward_to):
+                return ext
+            number = ext.forward_to
+        return None
 
     def _ring(
         self, group: RingGroup, call: _Call, attempt: int, start: int | None, steps: int
@@ -280,7 +299,7 @@ class Router:
         simultaneous = group.strategy == "simultaneous"
         attempts = group.ring_turns * (1 if simultaneous else len(members))
         if not members or attempt >= attempts:
-            return self._route(group.fallback, call, steps + 1)
+            return self._fallback(group.fallback, call, steps)
         if start is None:
             # A real round robin: each call starts one member further on (OPBX never did).
             start = 0
@@ -342,11 +361,12 @@ class Router:
             name = self._pick(balancer, tried_now)
             if name is None:
                 # The fallback is routed without follow-through, so it cannot loop back here.
-                return self._route(balancer.fallback, call, steps + 1)
+                return self._fallback(balancer.fallback, call, steps)
             assistant = self.pbx.ai_assistants[name]
             action = None
             if balancer.follow_through:
-                state = {"k": "alb", "b": balancer.id, "tried": [*tried_now, name]}
+                stream = assistant.definition.protocol not in ("sip", "sip_bot")
+                state = {"k": "alb", "b": balancer.id, "tried": [*tried_now, name], "v": stream}
                 action = self._callback(call, state)
             try:
                 return [self._verb(assistant, call, action)]
@@ -425,7 +445,10 @@ class Router:
             group = self._group(str(state["g"]))
             return self._ring(group, call, int(state["a"]) + 1, int(state["s"]), 0)
         if kind == "alb":
-            if connected:
+            # A stream's action is requested when the conversation ends: only an explicit
+            # failure moves on, not a status the platform left out.
+            failed = call.request.dial_call_status or call.request.call_status
+            if connected or (state.get("v") and failed not in _FAILED):
                 return [Hangup()]
             balancer = self.pbx.ai_load_balancers.get(str(state["b"]))
             if balancer is None:
