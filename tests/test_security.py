@@ -36,6 +36,7 @@ from lxml import etree
 
 import cxml
 from cxml import CxmlError, CxmlParseError
+from tests.loopback import serving
 
 #: Written to a file only; it must never come back out of the library.
 SECRET = f"CXMLFLOW-SECRET-{secrets.token_hex(8)}"
@@ -102,15 +103,8 @@ def loopback() -> Iterator[Loopback]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    assert not thread.is_alive()
 
 
 # -- payload builders ---------------------------------------------------------------------

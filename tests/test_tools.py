@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from providers.tools import (
     conversation_unsafe,
     resolve_tool_names,
 )
+from tests.loopback import serving
 
 TOKEN = "tok-9f8e7d6c5b4a"
 SCHEMA: dict[str, Any] = {
@@ -93,14 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
 def _server() -> Iterator[_Server]:
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.received = []
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
