@@ -1,3 +1,28 @@
-"""flows: PBX routing and VoIPBIN-style flows (to come), and the ``cxml`` command line."""
+"""flows: PBX routing (flows.routing) and VoIPBIN-style flow definitions.
 
-__all__: list[str] = []
+>>> from flows import load_flow, validate_flow
+>>> flow = load_flow({"actions": [{"type": "answer"},
+...                               {"type": "talk", "option": {"text": "Hello"}}]})
+>>> [a.type for a in flow.actions]
+['answer', 'talk']
+>>> [(i.code, i.path) for i in validate_flow([{"type": "talk", "option": {"txt": "Hi"}}])]
+[('UNKNOWN_OPTION', '$[0].option.txt'), ('MISSING_REQUIRED', '$[0].option.text')]
+"""
+
+from __future__ import annotations
+
+from ._catalog import ACTIONS, ActionSpec, Opt
+from ._flow import Action, Flow, FlowError, load_flow
+from ._validate import json_schema, validate_flow
+
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ActionSpec",
+    "Flow",
+    "FlowError",
+    "Opt",
+    "json_schema",
+    "load_flow",
+    "validate_flow",
+]

@@ -1,0 +1,134 @@
+"""Flow definitions: a list of actions, each a type and its options, read and written back as given.
+
+`load_flow` accepts a flow object (``{"actions": [...]}``), a bare list of actions, or their
+JSON text; it refuses a flow `validate_flow` finds errors in (`FlowError` lists them all).
+Options keep the spelling they were written in, so ``flow.to_dict()`` gives back what was
+loaded; `Action.get` reads an option under any of its spellings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+from cxml import CxmlError, Issue
+
+from ._catalog import ACTIONS
+
+__all__ = ["Action", "Flow", "FlowError", "load_flow"]
+
+
+class FlowError(CxmlError):
+    """A flow definition has errors; ``issues`` lists each with its JSON path and code."""
+
+    code: int | str = "INVALID_FLOW"
+
+    def __init__(self, issues: list[Issue]) -> None:
+        shown = "\n".join(f"  {i.path}: {i.code} {i.message}" for i in issues)
+        super().__init__(f"{len(issues)} error(s) in the flow:\n{shown}")
+        self.issues = tuple(issues)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
+
+
+@attrs.frozen
+class Action:
+    """One step: ``type``, ``option`` (immutable), an ``id`` to jump to, a ``next_id``."""
+
+    type: str
+    #: None when the action was written without an ``option`` key at all.
+    option: Mapping[str, Any] | None = attrs.field(default=None, converter=_frozen)
+    id: str | None = None
+    next_id: str | None = None
+    #: Other keys the action was written with (``tm_execute``, ...), kept for the round trip.
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The option ``name`` under whichever of its spellings it was written."""
+        option = self.option or {}
+        if name in option:
+            return option[name]
+        spec = ACTIONS.get(self.type)
+        found = spec.options.get(name) if spec is not None else None
+        for alias in found.aliases if found is not None else ():
+            if alias in option:
+                return option[alias]
+        return default
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.id is not None:
+            out["id"] = self.id
+        if self.next_id is not None:
+            out["next_id"] = self.next_id
+        out["type"] = self.type
+        if self.option is not None:
+            out["option"] = _thawed(self.option)
+        out.update(_thawed(self.extra))
+        return out
+
+
+@attrs.frozen
+class Flow:
+    """A validated flow: its actions in order, and its other fields as given."""
+
+    actions: tuple[Action, ...]
+    #: The flow object's other fields (``type``, ``name``, ...), kept for the round trip.
+    fields: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
+
+    def action(self, action_id: str) -> Action | None:
+        """The action with this ``id``, if any."""
+        return next((a for a in self.actions if a.id == action_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_thawed(self.fields), "actions": [a.to_dict() for a in self.actions]}
+
+
+def parse_flow_data(data: object) -> object:
+    """JSON text or bytes as data; anything else as it is."""
+    if isinstance(data, str | bytes | bytearray):
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise FlowError([Issue("INVALID_JSON", "error", str(exc), "$")]) from None
+    return data
+
+
+def load_flow(data: object) -> Flow:
+    """A `Flow` from a flow object, a list of actions or their JSON; `FlowError` if invalid.
+
+    Warnings (unreachable actions, variables never set, ...) do not stop loading:
+    `validate_flow` reports them.
+    """
+    from ._validate import validate_flow  # the validator reads flows as data, not as Flow
+
+    data = parse_flow_data(data)
+    errors = [i for i in validate_flow(data) if i.severity == "error"]
+    if errors:
+        raise FlowError(errors)
+    body: Mapping[str, Any] = {"actions": data} if isinstance(data, list) else data  # type: ignore[assignment]
+    actions = []
+    for raw in body["actions"]:
+        extra = {k: v for k, v in raw.items() if k not in ("id", "next_id", "type", "option")}
+        actions.append(
+            Action(raw["type"], raw.get("option"), raw.get("id"), raw.get("next_id"), extra)
+        )
+    return Flow(tuple(actions), {k: v for k, v in body.items() if k != "actions"})

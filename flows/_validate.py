@@ -1,0 +1,316 @@
+"""Checking flow definitions: every problem at once, with a stable code and a JSON path.
+
+VoIPBIN checks only the action type when a flow is created and finds the rest at run time
+(flows.md §8, §13); this checks what can be known beforehand. Codes: UNKNOWN_ACTION_TYPE,
+UNKNOWN_KEY, UNKNOWN_OPTION, MISSING_REQUIRED, WRONG_TYPE, BAD_ENUM, DUPLICATE_ID,
+DANGLING_TARGET, GOTO_WITHOUT_LOOP_COUNT, BAD_ENGINE_MODEL, MEDIA_MISMATCH, and the warnings
+UNREACHABLE_ACTION and REPEATED_OPTION.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from cxml import Issue
+from providers import ENGINE_PROVIDERS
+
+from ._catalog import ACTIONS, RENAMED, ActionSpec, Opt
+
+__all__ = ["json_schema", "validate_flow"]
+
+_FLOW_KEYS: Final = frozenset(
+    {"id", "type", "name", "detail", "actions", "on_complete_flow_id", "persist", "direct_hash",
+     "customer_id", "tm_create", "tm_update", "tm_delete"}
+)  # fmt: skip
+_ACTION_KEYS: Final = frozenset({"id", "next_id", "type", "option", "tm_execute"})
+_FLOW_TYPES: Final = ("flow", "conference", "queue", "campaign", "transfer")
+#: Types after which the next action in the list does not run on its own.
+_ENDS: Final = frozenset({"stop", "hangup", "block", "branch"})
+
+Media = Literal["rtc", "non_rtc"]
+
+
+def validate_flow(data: object, *, media: Media | None = None) -> list[Issue]:
+    """Every problem in a flow definition (a flow object or a list of actions), in order.
+
+    ``media`` says whether the flow runs with a live call (``"rtc"``) or without one
+    (``"non_rtc"``: conversations, API runs); actions that need the other are reported.
+    """
+    checker = _Checker(media)
+    checker.flow(data)
+    return checker.issues
+
+
+class _Checker:
+    def __init__(self, media: Media | None) -> None:
+        self.media = media
+        self.issues: list[Issue] = []
+
+    def add(self, code: str, path: str, message: str, *, warning: bool = False) -> None:
+        self.issues.append(Issue(code, "warning" if warning else "error", message, path))
+
+    def flow(self, data: object) -> None:
+        if isinstance(data, list):
+            actions: object = data
+            prefix = "$"
+        elif isinstance(data, Mapping):
+            for key in data:
+                if key not in _FLOW_KEYS:
+                    self.add("UNKNOWN_KEY", f"$.{key}", f"{key!r} is not a flow field")
+            kind = data.get("type", "flow")
+            if kind not in _FLOW_TYPES:
+                self.add("BAD_ENUM", "$.type", f"must be one of {', '.join(_FLOW_TYPES)}")
+            if "actions" not in data:
+                self.add("MISSING_REQUIRED", "$.actions", "a flow needs actions")
+                return
+            actions, prefix = data["actions"], "$.actions"
+        else:
+            self.add("WRONG_TYPE", "$", "a flow is an object with actions, or a list of actions")
+            return
+        if not isinstance(actions, list):
+            self.add("WRONG_TYPE", prefix, "must be a list of actions")
+            return
+        ids: dict[str, int] = {}
+        for i, action in enumerate(actions):
+            ident = action.get("id") if isinstance(action, Mapping) else None
+            if isinstance(ident, str):
+                if ident in ids:
+                    self.add(
+                        "DUPLICATE_ID", f"{prefix}[{i}].id", f"{ident} is also action {ids[ident]}"
+                    )
+                else:
+                    ids[ident] = i
+        for i, action in enumerate(actions):
+            self.action(action, f"{prefix}[{i}]", ids)
+        self.reachability(actions, ids, prefix)
+
+    def action(self, action: object, path: str, ids: Mapping[str, int]) -> None:
+        if not isinstance(action, Mapping):
+            self.add("WRONG_TYPE", path, "an action is an object")
+            return
+        for key in action:
+            if key not in _ACTION_KEYS:
+                self.add("UNKNOWN_KEY", f"{path}.{key}", f"{key!r} is not an action field")
+        for key in ("id", "next_id"):
+            if key in action and not isinstance(action[key], str):
+                self.add("WRONG_TYPE", f"{path}.{key}", "must be text")
+        next_id = action.get("next_id")
+        if isinstance(next_id, str) and next_id not in ids:
+            self.add("DANGLING_TARGET", f"{path}.next_id", f"no action has the id {next_id}")
+        kind = action.get("type")
+        spec = ACTIONS.get(kind) if isinstance(kind, str) else None
+        if spec is None:
+            hint = f"; use {RENAMED[kind]}" if isinstance(kind, str) and kind in RENAMED else ""
+            self.add("UNKNOWN_ACTION_TYPE", f"{path}.type", f"unknown action type {kind!r}{hint}")
+            return
+        if self.media is not None and spec.media not in ("any", self.media):
+            needs = "a live call" if spec.media == "rtc" else "no live call"
+            self.add("MEDIA_MISMATCH", f"{path}.type", f"{kind} needs {needs}; it would be skipped")
+        option = action.get("option", {})
+        if option is None:
+            option = {}
+        if not isinstance(option, Mapping):
+            self.add("WRONG_TYPE", f"{path}.option", "must be an object")
+            return
+        self.options(kind, spec, option, f"{path}.option", ids)  # type: ignore[arg-type]
+
+    def options(
+        self, kind: str, spec: ActionSpec, option: Mapping[str, Any], path: str,
+        ids: Mapping[str, int],
+    ) -> None:  # fmt: skip
+        given: dict[str, str] = {}
+        for key, value in option.items():
+            found = spec.option(key) if isinstance(key, str) else None
+            if found is None:
+                self.add("UNKNOWN_OPTION", f"{path}.{key}", f"{kind} has no option {key!r}")
+                continue
+            name, opt = found
+            if name in given:
+                self.add("REPEATED_OPTION", f"{path}.{key}", f"repeats {given[name]}")
+                continue
+            given[name] = key
+            self.value(opt, value, f"{path}.{key}", ids)
+        for name, opt in spec.options.items():
+            if opt.required and name not in given:
+                self.add("MISSING_REQUIRED", f"{path}.{name}", f"{kind} needs {name}")
+        if kind == "goto":
+            count = option.get("loop_count")
+            if not (isinstance(count, int) and count > 0):
+                self.add(
+                    "GOTO_WITHOUT_LOOP_COUNT", f"{path}.loop_count",
+                    "a goto without a loop_count above 0 does nothing (VoIPBIN treats it as a "
+                    "no-op); give it a bound",
+                )  # fmt: skip
+        model = option.get("engine_model")
+        if isinstance(model, str) and "${" not in model:
+            provider, dot, rest = model.partition(".")
+            if not dot or not rest or provider not in ENGINE_PROVIDERS:
+                message = "must be <provider>.<model> with a known provider, e.g. openai.gpt-4o"
+                self.add("BAD_ENGINE_MODEL", f"{path}.engine_model", message)
+
+    def value(self, opt: Opt, value: Any, path: str, ids: Mapping[str, int]) -> None:
+        if isinstance(value, str) and "${" in value and opt.type not in ("str", "id", "enum"):
+            return  # substituted at run time; checked then
+        problem = _type_problem(opt, value)
+        if problem is not None:
+            code = "BAD_ENUM" if opt.type == "enum" and isinstance(value, str) else "WRONG_TYPE"
+            self.add(code, path, problem)
+            return
+        targets: list[tuple[str, str]] = []
+        if opt.action_ref and isinstance(value, str):
+            targets.append((path, value))
+        if opt.type == "targets":
+            targets += [(f"{path}.{k}", v) for k, v in value.items()]
+        for where, target in targets:
+            if target not in ids and "${" not in target:
+                self.add("DANGLING_TARGET", where, f"no action has the id {target}")
+
+    def reachability(self, actions: list[Any], ids: Mapping[str, int], prefix: str) -> None:
+        """Warn about actions no path from the first one reaches."""
+        seen: set[int] = set()
+        todo = [0] if actions else []
+        while todo:
+            i = todo.pop()
+            if i in seen or not 0 <= i < len(actions) or not isinstance(actions[i], Mapping):
+                continue
+            seen.add(i)
+            todo += _successors(actions[i], i, ids)
+        for i in range(len(actions)):
+            if i not in seen:
+                self.add("UNREACHABLE_ACTION", f"{prefix}[{i}]", "no path reaches this action",
+                         warning=True)  # fmt: skip
+
+
+def _successors(action: Mapping[str, Any], i: int, ids: Mapping[str, int]) -> list[int]:
+    kind = action.get("type")
+    option = action.get("option") if isinstance(action.get("option"), Mapping) else {}
+    spec = ACTIONS.get(kind) if isinstance(kind, str) else None
+    out: list[int] = []
+    if spec is not None:
+        for key, value in option.items():  # type: ignore[union-attr]
+            found = spec.option(key) if isinstance(key, str) else None
+            if found is None:
+                continue
+            if found[1].action_ref and isinstance(value, str) and value in ids:
+                out.append(ids[value])
+            if found[1].type == "targets" and isinstance(value, Mapping):
+                out += [ids[v] for v in value.values() if isinstance(v, str) and v in ids]
+    next_id = action.get("next_id")
+    if isinstance(next_id, str) and next_id in ids:
+        out.append(ids[next_id])
+    elif kind not in _ENDS:
+        out.append(i + 1)
+    return out
+
+
+def _type_problem(opt: Opt, value: Any) -> str | None:
+    kind = opt.type
+    if kind in ("str", "id"):
+        return None if isinstance(value, str) else "must be text"
+    if kind == "enum":
+        if value in opt.choices:
+            return None
+        return "must be one of " + ", ".join(repr(c) for c in opt.choices)
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "must be a whole number"
+    if kind == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "must be a number"
+    if kind == "bool":
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == "address":
+        return _address_problem(value)
+    if kind == "addresses":
+        if not isinstance(value, list) or not value:
+            return "must be a non-empty list of addresses"
+        return next((p for p in map(_address_problem, value) if p is not None), None)
+    if kind in ("strings", "ints"):
+        item = str if kind == "strings" else int
+        ok = isinstance(value, list) and all(
+            isinstance(v, item) and not isinstance(v, bool) for v in value
+        )
+        return None if ok else f"must be a list of {'text' if item is str else 'whole numbers'}"
+    if kind == "targets":
+        ok = (
+            isinstance(value, Mapping)
+            and len(value) > 0
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        )
+        return None if ok else "must map values to action ids"
+    if kind == "actions":
+        return None if isinstance(value, list) else "must be a list of actions"
+    return None if isinstance(value, Mapping) else "must be an object"
+
+
+_ADDRESS_TYPES: Final = (
+    "tel", "sip", "email", "agent", "extension", "conference", "ai", "ai_team", "line",
+    "webchat", "web_session", "whatsapp",
+)  # fmt: skip
+
+
+def _address_problem(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return "an address is an object with type and target"
+    if value.get("type") not in _ADDRESS_TYPES:
+        return "an address type must be one of " + ", ".join(_ADDRESS_TYPES)
+    if not isinstance(value.get("target"), str):
+        return "an address needs a target"
+    return None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a flow object: what editors and other tools use.
+
+    It describes shapes and types only; `validate_flow` also checks ids, targets, media and
+    bounds, which a schema cannot express.
+    """
+    address = {
+        "type": "object",
+        "properties": {"type": {"enum": list(_ADDRESS_TYPES)}, "target": {"type": "string"}},
+        "required": ["type", "target"],
+    }
+    types: dict[str, Any] = {
+        "str": {"type": "string"}, "id": {"type": "string"}, "int": {"type": "integer"},
+        "float": {"type": "number"}, "bool": {"type": "boolean"}, "address": address,
+        "addresses": {"type": "array", "items": address, "minItems": 1},
+        "strings": {"type": "array", "items": {"type": "string"}},
+        "ints": {"type": "array", "items": {"type": "integer"}},
+        "targets": {"type": "object", "additionalProperties": {"type": "string"},
+                    "minProperties": 1},
+        "actions": {"type": "array"}, "object": {"type": "object"},
+    }  # fmt: skip
+    variants = []
+    for kind, spec in ACTIONS.items():
+        properties: dict[str, Any] = {}
+        required = []
+        for name, opt in spec.options.items():
+            shape = {"enum": list(opt.choices)} if opt.type == "enum" else types[opt.type]
+            for spelling in (name, *opt.aliases):
+                properties[spelling] = shape
+            if opt.required:
+                required.append(name)  # an alias spelling satisfies it in validate_flow only
+        option = {"type": "object", "properties": properties, "additionalProperties": False}
+        if required:
+            option["required"] = required
+        variants.append({
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"}, "next_id": {"type": "string"}, "type": {"const": kind},
+                "option": option, "tm_execute": {},
+            },
+            "required": ["type", *(["option"] if required else [])],
+            "additionalProperties": False,
+        })  # fmt: skip
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://cxmlflow.dev/schema/flow.json",
+        "type": "object",
+        "properties": {
+            "type": {"enum": list(_FLOW_TYPES)},
+            "name": {"type": "string"},
+            "actions": {"type": "array", "items": {"oneOf": variants}},
+        },
+        "required": ["actions"],
+    }
