@@ -24,9 +24,12 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without hypothesis
     raise ImportError("flows.strategies requires hypothesis: pip install hypothesis") from exc
 
-from providers import SIP_PROVIDERS
+from providers import ENGINE_PROVIDERS, SIP_PROVIDERS
 
-__all__ = ["pbx_configs"]
+from ._catalog import ACTIONS, Opt
+from ._validate import _ADDRESS_TYPES
+
+__all__ = ["flows", "pbx_configs"]
 
 _STATUS = st.sampled_from(["active", "active", "active", "inactive"])
 _E164 = st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True)
@@ -127,3 +130,98 @@ def pbx_configs(draw: st.DrawFn, *, max_items: int = 3) -> dict[str, Any]:
         number: {"destination": draw(_pick(level)), "status": draw(_STATUS)} for number in numbers
     }
     return config
+
+
+_TEXT = st.text(max_size=12)
+_UUID = st.uuids().map(str)
+
+
+def _option_value(draw: st.DrawFn, kind: str, name: str, opt: Opt, ids: list[str]) -> Any:
+    """A value the catalog accepts for one option of an action of type ``kind``."""
+    address = st.fixed_dictionaries(
+        {"type": st.sampled_from(_ADDRESS_TYPES), "target": _TEXT}
+    )  # fmt: skip
+    if kind == "goto" and name == "loop_count":
+        return draw(st.integers(1, 5))
+    if name == "engine_model":
+        provider = draw(st.sampled_from(sorted(ENGINE_PROVIDERS)))
+        return f"{provider}.{draw(st.from_regex(r'[a-z0-9-]{1,10}', fullmatch=True))}"
+    if opt.action_ref:
+        return draw(st.sampled_from(ids))
+    strategies: dict[str, st.SearchStrategy[Any]] = {
+        "str": _TEXT,
+        "id": _UUID,
+        "int": st.integers(0, 100_000),
+        "float": st.floats(-1e6, 1e6, allow_nan=False),
+        "bool": st.booleans(),
+        "address": address,
+        "addresses": st.lists(address, min_size=1, max_size=2),
+        "strings": st.lists(_TEXT, max_size=2),
+        "ints": st.lists(st.integers(0, 6), max_size=3),
+        "actions": st.just([{"type": "answer"}]),
+        "object": st.dictionaries(_TEXT, _TEXT, max_size=2),
+    }
+    if opt.type == "enum":
+        return draw(st.sampled_from(opt.choices))
+    if opt.type == "targets":
+        return draw(st.dictionaries(_TEXT, st.sampled_from(ids), min_size=1, max_size=3))
+    return draw(strategies[opt.type])
+
+
+@st.composite
+def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
+    """A flow object (``{"actions": [...]}``) that `validate_flow` finds no error in.
+
+    Actions of any catalog type with valid options (each under one of its spellings), ids on
+    some actions, and every goto (with a loop_count), branch and condition target, and every
+    ``next_id``, naming an action of the flow. Warnings (unreachable actions) may remain.
+
+    >>> from hypothesis import given, settings
+    >>> from flows import load_flow, validate_flow
+    >>> @settings(max_examples=20)
+    ... @given(flows())
+    ... def test_valid(flow):
+    ...     assert all(i.severity == "warning" for i in validate_flow(flow))
+    ...     assert load_flow(flow).to_dict() == flow
+    >>> test_valid()
+    """
+    count = draw(st.integers(1, max_actions))
+    has_id = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+    uuids = draw(st.lists(_UUID, min_size=count, max_size=count, unique=True))
+    ids = [u for u, flag in zip(uuids, has_id, strict=True) if flag]
+    # Types whose required options name an action can only be used when some action has an id.
+    kinds = sorted(
+        kind for kind, spec in ACTIONS.items()
+        if ids or not any(o.required and (o.action_ref or o.type == "targets")
+                          for o in spec.options.values())
+    )  # fmt: skip
+    actions: list[dict[str, Any]] = []
+    for i in range(count):
+        kind = draw(st.sampled_from(kinds))
+        spec = ACTIONS[kind]
+        action: dict[str, Any] = {"type": kind}
+        if has_id[i]:
+            action["id"] = uuids[i]
+        if ids and draw(st.integers(0, 5)) == 0:
+            action["next_id"] = draw(st.sampled_from(ids))
+        option: dict[str, Any] = {}
+        for name, opt in spec.options.items():
+            refers = opt.action_ref or opt.type == "targets"
+            wanted = opt.required or (kind == "goto" and name == "loop_count")
+            if refers and not ids:
+                continue
+            if not wanted and not draw(st.booleans()):
+                continue
+            spelling = draw(st.sampled_from((name, *opt.aliases)))
+            option[spelling] = _option_value(draw, kind, name, opt, ids)
+        written = draw(st.booleans())  # an action without options may still say "option": {}
+        if option or written:
+            action["option"] = option
+        if draw(st.integers(0, 9)) == 0:
+            action["tm_execute"] = "2026-01-01 00:00:00.000000"
+        actions.append(action)
+    flow: dict[str, Any] = {"actions": actions}
+    if draw(st.booleans()):
+        flow["type"] = draw(st.sampled_from(["flow", "conference", "queue", "campaign"]))
+        flow["name"] = draw(_TEXT)
+    return flow
