@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from ._assistant import AIAssistant, MediaBridge, flatten_metadata, metadata_problems
+from ._conversation import ConversationEngine, Message, Reply, ScriptedEngine, ToolCall
 from ._errors import (
     AssistantUnavailableError,
     BlockedAddressError,
@@ -57,17 +58,22 @@ __all__ = [
     "AssistantUnavailableError",
     "BlockedAddressError",
     "ConfigField",
+    "ConversationEngine",
     "Function",
     "FunctionResult",
     "HttpPolicy",
     "MediaBridge",
+    "Message",
     "Protocol",
     "Provider",
     "ProviderConfigError",
     "ProviderError",
     "Registry",
+    "Reply",
+    "ScriptedEngine",
     "SignatureError",
     "StreamUrlError",
+    "ToolCall",
     "ToolDefinition",
     "ToolError",
     "check_websocket_url",
