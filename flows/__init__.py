@@ -12,17 +12,33 @@
 from __future__ import annotations
 
 from ._catalog import ACTIONS, ActionSpec, Opt
+from ._compile import FlowCompileError, to_cxml
+from ._conversations import Conversations, ConversationTurn
 from ._flow import Action, Flow, FlowError, load_flow
+from ._interpreter import Caller, Event, FlowRunError, RunResult, run
 from ._validate import json_schema, validate_flow
+from ._variables import BUILTIN_VARIABLES, VariableError, substitute
 
 __all__ = [
     "ACTIONS",
+    "BUILTIN_VARIABLES",
     "Action",
     "ActionSpec",
+    "Caller",
+    "ConversationTurn",
+    "Conversations",
+    "Event",
     "Flow",
+    "FlowCompileError",
     "FlowError",
+    "FlowRunError",
     "Opt",
+    "RunResult",
+    "VariableError",
     "json_schema",
     "load_flow",
+    "run",
+    "substitute",
+    "to_cxml",
     "validate_flow",
 ]

@@ -35,6 +35,7 @@ from ._registry import (
 )
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, CONFIG_PLACEHOLDERS, check_websocket_url, render_stream_url
+from ._voices import ELEVENLABS_VOICES, elevenlabs_voice
 from .tools import (
     BUILTIN_TOOLS,
     Function,
@@ -50,6 +51,7 @@ __all__ = [
     "BUILTIN_TOOLS",
     "CALL_PLACEHOLDERS",
     "CONFIG_PLACEHOLDERS",
+    "ELEVENLABS_VOICES",
     "ENGINE_PROVIDERS",
     "MEDIA_FORMATS",
     "PROTOCOL_LABELS",
@@ -78,6 +80,7 @@ __all__ = [
     "ToolError",
     "check_websocket_url",
     "conversation_unsafe",
+    "elevenlabs_voice",
     "flatten_metadata",
     "guarded_request",
     "metadata_problems",

@@ -1,0 +1,176 @@
+"""AI in text conversations (SMS, LINE): one AI session per conversation, reused across messages.
+
+Each inbound message runs the number's flow afresh, without a live call (``non_rtc``); its
+``ai_talk`` step starts the reply and the flow moves on at once, as in VoIPBIN (flows.md §7.5).
+The session's messages carry the context from one message to the next. A new session starts
+when the previous one called ``stop_service`` or ``stop_flow``, or sat idle longer than
+``idle_timeout`` (24 hours by default). A message that arrives while the reply to an earlier
+one is still being made supersedes it: the earlier reply is dropped, never delivered late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from providers import AIAssistant, ConversationEngine, Function, HttpPolicy, Message
+
+from ._flow import Flow, load_flow
+from ._interpreter import RunResult, _Run, _Stop, prepare
+
+__all__ = ["ConversationTurn", "Conversations"]
+
+
+@attrs.frozen
+class ConversationTurn:
+    """What one inbound message led to: the flow's run and the reply delivered, if any.
+
+    ``reply`` is None when the flow had no AI step or the reply was superseded
+    (``superseded``); ``session`` is the id of the AI session that answered.
+    """
+
+    run: RunResult
+    reply: str | None
+    session: str | None
+    superseded: bool = False
+
+
+@attrs.define(eq=False)
+class _Session:
+    id: str
+    messages: list[Message]
+    last_active: dt.datetime
+    ended: bool = False
+
+
+class Conversations:
+    """The AI sessions of every conversation one flow answers.
+
+    >>> import asyncio
+    >>> from providers import ScriptedEngine
+    >>> chats = Conversations(
+    ...     [{"type": "ai_talk", "option": {"initial_prompt": "You are a florist."}}],
+    ...     engine=ScriptedEngine(["Roses or tulips?", "Tulips it is."]),
+    ... )
+    >>> asyncio.run(chats.receive("conv-1", "I want flowers")).reply
+    'Roses or tulips?'
+    >>> [m.role for m in chats.messages("conv-1")]
+    ['system', 'user', 'assistant']
+    """
+
+    def __init__(
+        self,
+        flow: Flow | object,
+        *,
+        engine: ConversationEngine,
+        assistants: Mapping[str, AIAssistant] | None = None,
+        functions: Sequence[Function] = (),
+        http: HttpPolicy | None = None,
+        idle_timeout: dt.timedelta = dt.timedelta(hours=24),
+        clock: Callable[[], dt.datetime] | None = None,
+        step_limit: int = 100,
+    ) -> None:
+        self.flow = flow if isinstance(flow, Flow) else load_flow(flow)
+        self.engine = engine
+        self.assistants = dict(assistants or {})
+        self.functions = tuple(functions)
+        self.http = http
+        self.idle_timeout = idle_timeout
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.step_limit = step_limit
+        self._sessions: dict[str, _Session] = {}
+        self._latest: dict[str, int] = {}
+
+    def messages(self, conversation_id: str) -> tuple[Message, ...]:
+        """The messages of the conversation's current session (empty if it has none)."""
+        session = self._sessions.get(conversation_id)
+        return tuple(session.messages) if session is not None else ()
+
+    async def receive(
+        self, conversation_id: str, text: str, *, variables: Mapping[str, str] | None = None
+    ) -> ConversationTurn:
+        """Run the flow for one inbound message and wait for its reply (or its supersession)."""
+        number = self._latest[conversation_id] = self._latest.get(conversation_id, 0) + 1
+        turn = _Turn(self, conversation_id, text, number)
+        flow, state = prepare(
+            self.flow, engine=self.engine, assistants=self.assistants, call=None,
+            media="non_rtc", variables=variables, caller=None, functions=self.functions,
+            http=self.http, flows=None, clock=self.clock, strict=False, conversation=turn,
+        )  # fmt: skip
+        state.variables.update({
+            "voipbin.activeflow.reference_type": "conversation",
+            "voipbin.activeflow.reference_id": conversation_id,
+            "voipbin.conversation.id": conversation_id,
+            "voipbin.conversation_message.id": str(uuid.uuid4()),
+            "voipbin.conversation_message.text": text,
+            "voipbin.conversation_message.direction": "incoming",
+        })  # fmt: skip
+        status = await state.execute(flow.actions, self.step_limit)
+        for task in turn.tasks:  # the flow went on while the replies were being made
+            try:
+                await task
+            except _Stop as stop:  # the reply failed (no engine answer, bad tools, ...)
+                status = stop.status
+        return ConversationTurn(state.result(status), turn.reply, turn.session, turn.superseded)
+
+    def _session(self, conversation_id: str, prompt: str) -> _Session:
+        now = self.clock()
+        session = self._sessions.get(conversation_id)
+        if session is None or session.ended or now - session.last_active > self.idle_timeout:
+            opening = [Message("system", prompt)] if prompt else []
+            session = _Session(str(uuid.uuid4()), opening, now)
+            self._sessions[conversation_id] = session
+        return session
+
+
+@attrs.define(eq=False)
+class _Turn:
+    """One inbound message's part in its conversation (the interpreter's Conversation)."""
+
+    chats: Conversations
+    conversation_id: str
+    text: str
+    number: int
+    tasks: list[asyncio.Task[None]] = attrs.field(factory=list)
+    reply: str | None = None
+    session: str | None = None
+    superseded: bool = False
+
+    def start_reply(
+        self, run: _Run, engine: ConversationEngine, settings: Mapping[str, Any],
+        tools: Sequence[Mapping[str, Any]], path: str,
+    ) -> None:  # fmt: skip
+        from ._variables import substitute
+
+        prompt = substitute(str(settings.get("init_prompt") or ""), run.variables)
+        session = self.chats._session(self.conversation_id, prompt)
+        session.messages.append(Message("user", self.text))
+        session.last_active = self.chats.clock()
+        self.session = session.id
+        run.emit("ai_start", path, session=session.id, mode="conversation",
+                 tools=[t["function"]["name"] for t in tools])  # fmt: skip
+        self.tasks.append(asyncio.create_task(self._answer(run, engine, session, tools, path)))
+
+    async def _answer(
+        self, run: _Run, engine: ConversationEngine, session: _Session,
+        tools: Sequence[Mapping[str, Any]], path: str,
+    ) -> None:  # fmt: skip
+        messages = list(session.messages)
+        control, texts = await run.exchange(engine, messages, tools, path, None, speak=False)
+        if self.chats._latest[self.conversation_id] != self.number:
+            # A newer message arrived meanwhile: only the reply to the latest is delivered.
+            self.superseded = True
+            run.emit("reply_dropped", path, session=session.id, text=" ".join(texts))
+            return
+        session.messages[:] = messages  # no newer message touched it, or we would have returned
+        session.last_active = self.chats.clock()
+        self.reply = " ".join(texts) if texts else None
+        run.emit("reply", path, session=session.id, text=self.reply)
+        if control in ("stop_service", "stop_flow"):
+            session.ended = True
+            run.emit("ai_end", path, reason=control)
