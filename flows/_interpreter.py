@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import operator
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
 
 import attrs
@@ -99,13 +99,17 @@ class RunResult:
         return [e for e in self.events if e.kind == kind]
 
 
+def _texts(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class Caller:
     """What the caller does: ``says`` one utterance per AI turn, ``digits`` one entry per
     digits_receive (``""`` is a timeout), in order."""
 
-    says: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    digits: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    says: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+    digits: tuple[str, ...] = attrs.field(default=(), converter=_texts)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -450,12 +454,18 @@ class _Run:
             if not reply.tool_calls:
                 return None, texts
             control = None
+            offered = {t["function"]["name"] for t in tools}
             for call in reply.tool_calls:
-                result = await self.tool(call, path)
+                if call.name in offered:
+                    result = await self.tool(call, path)
+                else:  # never run what the AI was not given, whatever it asks for
+                    result = {"error": f"no tool {call.name!r} is available"}
+                    self.emit("tool_refused", path, name=call.name)
                 answer = Message("tool", json.dumps(result, default=str), tool_call_id=call.id)
                 messages.append(answer)
                 self.transcript.append(answer)
-                if call.name in ("stop_service", "stop_flow", "connect_call") and control is None:
+                ends = call.name in ("stop_service", "stop_flow", "connect_call")
+                if ends and call.name in offered and control is None:
                     control = call.name
             if control is not None:
                 return control, texts

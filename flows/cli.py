@@ -1,4 +1,5 @@
-"""The ``cxml`` command: route calls through a PBX configuration; check and format CXML.
+"""The ``cxml`` command: route calls through a PBX configuration; check and format CXML; validate
+and run flows.
 
 It lives in the top layer because it reaches every layer.
 """
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import cxml
 
+from ._cli_flows import add_flow_commands
 from .routing import EXAMPLE_PBX, PbxConfigError, Router, load_pbx
 
 __all__ = ["main"]
@@ -89,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fmt.add_argument("--max-bytes", type=int, default=cxml.MAX_BYTES, metavar="N")
     fmt.set_defaults(run=_fmt)
+    add_flow_commands(commands)
     return parser
 
 
