@@ -31,7 +31,7 @@ from cxml import (
 from providers import AIAssistant, MediaBridge
 
 from ._flow import Action, Flow, load_flow
-from ._variables import substitute
+from ._variables import VariableError, substitute
 
 __all__ = ["FlowCompileError", "to_cxml"]
 
@@ -70,9 +70,12 @@ def to_cxml(
         if action.next_id is not None:
             raise FlowCompileError(f"{path}.next_id", "jumps need the flow runtime")
         try:
-            option: Mapping[str, Any] = substitute(dict(action.option or {}), values, strict=True)
-        except CxmlError as exc:
-            raise FlowCompileError(path, exc.message, code=str(exc.code)) from None
+            option: Mapping[str, Any] = substitute(
+                dict(action.option or {}), values, strict=True, path=f"{path}.option"
+            )
+        except VariableError as exc:
+            message = exc.message.removeprefix(f"{exc.path}: ")
+            raise FlowCompileError(exc.path, message, code=str(exc.code)) from None
         bound = Action(action.type, option)
         if action.type == "stop":
             break
