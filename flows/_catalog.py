@@ -71,6 +71,8 @@ _ASSISTANT = {
     "voice_type": _enum("male", "female", "neutral"),
     "engine_model": Opt("str"),
     "duration": Opt("int"),
+    # The AI's built-in tools: ["all"], [] or names (providers.resolve_tool_names).
+    "tool_names": Opt("strings"),
 }
 
 # fmt: off

@@ -3,7 +3,7 @@
 `load_flow` accepts a flow object (``{"actions": [...]}``), a bare list of actions, or their
 JSON text; it refuses a flow `validate_flow` finds errors in (`FlowError` lists them all).
 Options keep the spelling they were written in, so ``flow.to_dict()`` gives back what was
-loaded; `Action.get` reads an option under any of its spellings.
+loaded (an ``"option": null`` too); `Action.get` reads an option under any of its spellings.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from cxml import CxmlError, Issue
 from ._catalog import ACTIONS
 
 __all__ = ["Action", "Flow", "FlowError", "load_flow"]
+
+_FIELDS = ("id", "next_id", "type", "option")
 
 
 class FlowError(CxmlError):
@@ -58,20 +60,23 @@ class Action:
     option: Mapping[str, Any] | None = attrs.field(default=None, converter=_frozen)
     id: str | None = None
     next_id: str | None = None
-    #: Other keys the action was written with (``tm_execute``, ...), kept for the round trip.
+    #: Other keys the action was written with (``tm_execute``, ...), kept for the round trip;
+    #: an action written with ``"option": null`` keeps that here (``option`` is then None).
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen)
 
     def get(self, name: str, default: Any = None) -> Any:
-        """The option ``name`` under whichever of its spellings it was written."""
+        """The option ``name`` (any of its spellings) under whichever spelling it was written.
+
+        If it was written under two spellings, the first one written wins, as in `validate_flow`
+        (which warns REPEATED_OPTION about the other).
+        """
         option = self.option or {}
-        if name in option:
-            return option[name]
         spec = ACTIONS.get(self.type)
-        found = spec.options.get(name) if spec is not None else None
-        for alias in found.aliases if found is not None else ():
-            if alias in option:
-                return option[alias]
-        return default
+        found = spec.option(name) if spec is not None else None
+        if found is None:
+            return option.get(name, default)
+        spellings = (found[0], *found[1].aliases)
+        return next((v for k, v in option.items() if k in spellings), default)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -80,8 +85,8 @@ class Action:
         if self.next_id is not None:
             out["next_id"] = self.next_id
         out["type"] = self.type
-        if self.option is not None:
-            out["option"] = _thawed(self.option)
+        if self.option is not None or "option" in self.extra:
+            out["option"] = _thawed(self.option)  # in place, for a null kept in extra
         out.update(_thawed(self.extra))
         return out
 
@@ -127,7 +132,9 @@ def load_flow(data: object) -> Flow:
     body: Mapping[str, Any] = {"actions": data} if isinstance(data, list) else data  # type: ignore[assignment]
     actions = []
     for raw in body["actions"]:
-        extra = {k: v for k, v in raw.items() if k not in ("id", "next_id", "type", "option")}
+        # A null option stays in extra, so that to_dict writes it back as null.
+        skip = ("id", "next_id", "type") if raw.get("option", {}) is None else _FIELDS
+        extra = {k: v for k, v in raw.items() if k not in skip}
         actions.append(
             Action(raw["type"], raw.get("option"), raw.get("id"), raw.get("next_id"), extra)
         )

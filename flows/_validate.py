@@ -1,21 +1,43 @@
 """Checking flow definitions: every problem at once, with a stable code and a JSON path.
 
 VoIPBIN checks only the action type when a flow is created and finds the rest at run time
-(flows.md §8, §13); this checks what can be known beforehand. Codes: UNKNOWN_ACTION_TYPE,
-UNKNOWN_KEY, UNKNOWN_OPTION, MISSING_REQUIRED, WRONG_TYPE, BAD_ENUM, DUPLICATE_ID,
-DANGLING_TARGET, GOTO_WITHOUT_LOOP_COUNT, BAD_ENGINE_MODEL, MEDIA_MISMATCH, and the warnings
-UNREACHABLE_ACTION and REPEATED_OPTION.
+(flows.md §8, §13); this checks what can be known beforehand. Errors:
+
+* UNKNOWN_ACTION_TYPE, UNKNOWN_KEY, UNKNOWN_OPTION, MISSING_REQUIRED, WRONG_TYPE, BAD_ENUM;
+* DUPLICATE_ID, DANGLING_TARGET (``next_id``, goto, branch and condition targets);
+* GOTO_WITHOUT_LOOP_COUNT (VoIPBIN skips a goto without a bound above 0);
+* BAD_ENGINE_MODEL (``engine_model`` is not ``<provider>.<model>`` with a known provider);
+* MEDIA_MISMATCH: with ``media`` given, an action that needs a live call in a flow without
+  one, or the reverse (VoIPBIN silently skips it);
+* UNKNOWN_TOOL, BAD_TOOL_NAMES: an AI's ``tool_names`` that `providers.resolve_tool_names`
+  refuses (a name that is no built-in tool; a duplicate, ``"all"`` mixed with names).
+
+Warnings (`load_flow` still loads the flow):
+
+* UNREACHABLE_ACTION: no path from the first action reaches it;
+* REPEATED_OPTION: one option written under two spellings; the first one written is used;
+* UNSET_VARIABLE: a ``${name}`` read in an option that no ``variable_set`` of the flow sets
+  (anywhere in it, whatever the order: a set that runs after the read is not caught), that
+  is not built in (`BUILTIN_VARIABLES`) and not in ``variables``. Names an AI may set with
+  its ``set_variables`` tool cannot be known here: pass them in ``variables``;
+* CONVERSATION_UNSAFE_TOOL: with ``media="non_rtc"`` (a conversation), an ``ai``/``ai_talk``
+  whose ``tool_names`` selects a voice-only tool (`providers.conversation_unsafe`:
+  ``connect_call``, ``stop_media``, ``stop_flow``; ``["all"]`` includes them).
+
+A value written as ``${...}`` where a number, flag, list or object is expected is substituted
+at run time and checked then; the same goes for a target id or a tool name with ``${``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
 from cxml import Issue
-from providers import ENGINE_PROVIDERS
+from providers import ENGINE_PROVIDERS, ToolError, conversation_unsafe, resolve_tool_names
 
 from ._catalog import ACTIONS, RENAMED, ActionSpec, Opt
+from ._variables import BUILTIN_VARIABLES, references
 
 __all__ = ["json_schema", "validate_flow"]
 
@@ -27,25 +49,34 @@ _ACTION_KEYS: Final = frozenset({"id", "next_id", "type", "option", "tm_execute"
 _FLOW_TYPES: Final = ("flow", "conference", "queue", "campaign", "transfer")
 #: Types after which the next action in the list does not run on its own.
 _ENDS: Final = frozenset({"stop", "hangup", "block", "branch"})
+#: Types whose ``tool_names`` select built-in tools.
+_AI_TYPES: Final = frozenset({"ai", "ai_talk"})
 
 Media = Literal["rtc", "non_rtc"]
 
 
-def validate_flow(data: object, *, media: Media | None = None) -> list[Issue]:
+def validate_flow(
+    data: object, *, media: Media | None = None, variables: Iterable[str] = ()
+) -> list[Issue]:
     """Every problem in a flow definition (a flow object or a list of actions), in order.
 
     ``media`` says whether the flow runs with a live call (``"rtc"``) or without one
     (``"non_rtc"``: conversations, API runs); actions that need the other are reported.
+    ``variables`` names the variables the run is known to have besides the flow's own
+    ``variable_set`` keys and the built-ins: those it is started with (injected), or that
+    something outside the flow sets (an AI's ``set_variables``).
     """
-    checker = _Checker(media)
+    checker = _Checker(media, variables)
     checker.flow(data)
     return checker.issues
 
 
 class _Checker:
-    def __init__(self, media: Media | None) -> None:
+    def __init__(self, media: Media | None, variables: Iterable[str]) -> None:
         self.media = media
         self.issues: list[Issue] = []
+        #: Names a ``${name}`` may read without a warning, besides BUILTIN_VARIABLES.
+        self.known: set[str] = set(variables)
 
     def add(self, code: str, path: str, message: str, *, warning: bool = False) -> None:
         self.issues.append(Issue(code, "warning" if warning else "error", message, path))
@@ -73,7 +104,14 @@ class _Checker:
             return
         ids: dict[str, int] = {}
         for i, action in enumerate(actions):
-            ident = action.get("id") if isinstance(action, Mapping) else None
+            if not isinstance(action, Mapping):
+                continue
+            if action.get("type") == "variable_set":
+                option = action.get("option")
+                key = option.get("key") if isinstance(option, Mapping) else None
+                if isinstance(key, str):
+                    self.known.add(key)
+            ident = action.get("id")
             if isinstance(ident, str):
                 if ident in ids:
                     self.add(
@@ -127,16 +165,19 @@ class _Checker:
                 continue
             name, opt = found
             if name in given:
-                self.add("REPEATED_OPTION", f"{path}.{key}", f"repeats {given[name]}")
+                self.add("REPEATED_OPTION", f"{path}.{key}",
+                         f"repeats {given[name]}, which is used instead", warning=True)  # fmt: skip
                 continue
             given[name] = key
             self.value(opt, value, f"{path}.{key}", ids)
+            self.reads(value, f"{path}.{key}")
         for name, opt in spec.options.items():
             if opt.required and name not in given:
                 self.add("MISSING_REQUIRED", f"{path}.{name}", f"{kind} needs {name}")
         if kind == "goto":
             count = option.get("loop_count")
-            if not (isinstance(count, int) and count > 0):
+            variable = isinstance(count, str) and "${" in count  # checked at run time
+            if not variable and not (isinstance(count, int) and count > 0):
                 self.add(
                     "GOTO_WITHOUT_LOOP_COUNT", f"{path}.loop_count",
                     "a goto without a loop_count above 0 does nothing (VoIPBIN treats it as a "
@@ -148,6 +189,52 @@ class _Checker:
             if not dot or not rest or provider not in ENGINE_PROVIDERS:
                 message = "must be <provider>.<model> with a known provider, e.g. openai.gpt-4o"
                 self.add("BAD_ENGINE_MODEL", f"{path}.engine_model", message)
+        if kind in _AI_TYPES and "tool_names" in given:
+            self.tools(option[given["tool_names"]], f"{path}.{given['tool_names']}")
+
+    def reads(self, value: Any, path: str) -> None:
+        """Warn about each ``${name}`` in ``value`` that nothing is known to set."""
+        if isinstance(value, str):
+            if "${" not in value:  # the common case, without the regex
+                return
+        elif not isinstance(value, Mapping | list):
+            return
+        warned: set[tuple[str, str]] = set()
+        for suffix, name in references(value):
+            if name in self.known or name in BUILTIN_VARIABLES or (suffix, name) in warned:
+                continue
+            warned.add((suffix, name))
+            self.add(
+                "UNSET_VARIABLE", path + suffix,
+                f"${{{name}}} is not built in, and no variable_set of the flow sets it: it reads "
+                "as empty unless the run is started with it (pass it in variables=)",
+                warning=True,
+            )  # fmt: skip
+
+    def tools(self, names: Any, path: str) -> None:
+        """Tool names the providers do not know; voice-only tools in a conversation."""
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return  # WRONG_TYPE already, or a ${...} for the whole list
+        if any("${" in n for n in names):
+            return  # substituted at run time; checked then
+        try:
+            tools = resolve_tool_names(names)
+        except ToolError as exc:
+            self.add(str(exc.code), path, exc.message)
+            return
+        if self.media != "non_rtc":
+            return
+        unsafe = conversation_unsafe(tools)
+        # ["all"] selects them all from its one entry; a list names each one at its index.
+        where = [(0, unsafe)] if names == ["all"] and unsafe else [
+            (i, (n,)) for i, n in enumerate(names) if n in unsafe
+        ]  # fmt: skip
+        for i, selected in where:
+            self.add(
+                "CONVERSATION_UNSAFE_TOOL", f"{path}[{i}]",
+                f"{', '.join(selected)} needs a live call; avoid it in a conversation AI",
+                warning=True,
+            )  # fmt: skip
 
     def value(self, opt: Opt, value: Any, path: str, ids: Mapping[str, int]) -> None:
         if isinstance(value, str) and "${" in value and opt.type not in ("str", "id", "enum"):
@@ -184,6 +271,8 @@ class _Checker:
 
 def _successors(action: Mapping[str, Any], i: int, ids: Mapping[str, int]) -> list[int]:
     kind = action.get("type")
+    if not isinstance(kind, str):
+        kind = None  # a list or object type is unhashable: no frozenset or dict lookups
     option = action.get("option") if isinstance(action.get("option"), Mapping) else {}
     spec = ACTIONS.get(kind) if isinstance(kind, str) else None
     out: list[int] = []
@@ -281,19 +370,27 @@ def json_schema() -> dict[str, Any]:
                     "minProperties": 1},
         "actions": {"type": "array"}, "object": {"type": "object"},
     }  # fmt: skip
+    # validate_flow leaves a ${...} where a number, flag, list or object goes to run time.
+    variable = {"type": "string", "pattern": r"\$\{"}
     variants = []
     for kind, spec in ACTIONS.items():
         properties: dict[str, Any] = {}
         required = []
         for name, opt in spec.options.items():
             shape = {"enum": list(opt.choices)} if opt.type == "enum" else types[opt.type]
+            if opt.type not in ("str", "id", "enum"):
+                shape = {"anyOf": [shape, variable]}
             for spelling in (name, *opt.aliases):
                 properties[spelling] = shape
             if opt.required:
                 required.append(name)  # an alias spelling satisfies it in validate_flow only
-        option = {"type": "object", "properties": properties, "additionalProperties": False}
+        option: dict[str, Any] = {
+            "type": "object", "properties": properties, "additionalProperties": False,
+        }  # fmt: skip
         if required:
             option["required"] = required
+        else:
+            option["type"] = ["object", "null"]  # validate_flow reads null as no options
         variants.append({
             "type": "object",
             "properties": {

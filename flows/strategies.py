@@ -24,10 +24,11 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without hypothesis
     raise ImportError("flows.strategies requires hypothesis: pip install hypothesis") from exc
 
-from providers import ENGINE_PROVIDERS, SIP_PROVIDERS
+from providers import BUILTIN_TOOLS, ENGINE_PROVIDERS, SIP_PROVIDERS
 
 from ._catalog import ACTIONS, Opt
 from ._validate import _ADDRESS_TYPES
+from ._variables import BUILTIN_VARIABLES
 
 __all__ = ["flows", "pbx_configs"]
 
@@ -132,24 +133,43 @@ def pbx_configs(draw: st.DrawFn, *, max_items: int = 3) -> dict[str, Any]:
     return config
 
 
-_TEXT = st.text(max_size=12)
+# No "${" in plain text: every variable a generated flow reads is one it sets or a built-in.
+_TEXT = st.text(max_size=12).filter(lambda text: "${" not in text)
 _UUID = st.uuids().map(str)
+#: Names a variable_set may set that a ``${name}`` can read back (no "}", "$" or newline).
+_NAME = st.from_regex(r"[a-z][a-z0-9_.]{0,8}", fullmatch=True)
+_BUILTINS = st.sampled_from(sorted(BUILTIN_VARIABLES))
+_TOOL_NAMES = st.just(["all"]) | st.lists(st.sampled_from(sorted(BUILTIN_TOOLS)), unique=True)
 
 
-def _option_value(draw: st.DrawFn, kind: str, name: str, opt: Opt, ids: list[str]) -> Any:
-    """A value the catalog accepts for one option of an action of type ``kind``."""
+def _option_value(
+    draw: st.DrawFn, kind: str, name: str, opt: Opt, ids: list[str], *, readable: list[str]
+) -> Any:
+    """A value the catalog accepts for one option of an action of type ``kind``.
+
+    Text may read a variable: a built-in, or one of ``readable`` (set by the flow).
+    """
+    text = _TEXT
+    if opt.type == "str":
+        names = _BUILTINS | st.sampled_from(readable) if readable else _BUILTINS
+        reference = st.tuples(_TEXT, names, _TEXT).map(lambda t: f"{t[0]}${{{t[1]}}}{t[2]}")
+        text = _TEXT | reference
     address = st.fixed_dictionaries(
         {"type": st.sampled_from(_ADDRESS_TYPES), "target": _TEXT}
     )  # fmt: skip
     if kind == "goto" and name == "loop_count":
         return draw(st.integers(1, 5))
+    if kind == "variable_set" and name == "key":
+        return draw(_NAME | _TEXT)
+    if name == "tool_names":
+        return draw(_TOOL_NAMES)
     if name == "engine_model":
         provider = draw(st.sampled_from(sorted(ENGINE_PROVIDERS)))
         return f"{provider}.{draw(st.from_regex(r'[a-z0-9-]{1,10}', fullmatch=True))}"
     if opt.action_ref:
         return draw(st.sampled_from(ids))
     strategies: dict[str, st.SearchStrategy[Any]] = {
-        "str": _TEXT,
+        "str": text,
         "id": _UUID,
         "int": st.integers(0, 100_000),
         "float": st.floats(-1e6, 1e6, allow_nan=False),
@@ -174,7 +194,9 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
 
     Actions of any catalog type with valid options (each under one of its spellings), ids on
     some actions, and every goto (with a loop_count), branch and condition target, and every
-    ``next_id``, naming an action of the flow. Warnings (unreachable actions) may remain.
+    ``next_id``, naming an action of the flow. Text reads only built-in variables and those
+    a ``variable_set`` of the flow sets; AI ``tool_names`` are built-in tools. Warnings about
+    unreachable actions may remain (and CONVERSATION_UNSAFE_TOOL with ``media="non_rtc"``).
 
     >>> from hypothesis import given, settings
     >>> from flows import load_flow, validate_flow
@@ -196,6 +218,7 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
                           for o in spec.options.values())
     )  # fmt: skip
     actions: list[dict[str, Any]] = []
+    readable: list[str] = []  # variable_set keys so far: later text may read them
     for i in range(count):
         kind = draw(st.sampled_from(kinds))
         spec = ACTIONS[kind]
@@ -213,7 +236,10 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
             if not wanted and not draw(st.booleans()):
                 continue
             spelling = draw(st.sampled_from((name, *opt.aliases)))
-            option[spelling] = _option_value(draw, kind, name, opt, ids)
+            option[spelling] = _option_value(draw, kind, name, opt, ids, readable=readable)
+        key = option.get("key") if kind == "variable_set" else None
+        if isinstance(key, str) and key and not set(key) & set("${}\n"):
+            readable.append(key)
         written = draw(st.booleans())  # an action without options may still say "option": {}
         if option or written:
             action["option"] = option

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
@@ -267,12 +267,15 @@ def test_duplicate_id() -> None:
     ],
 )  # fmt: skip
 def test_dangling_target(action: dict[str, Any], path: str) -> None:
-    assert codes([action, {"id": A, "type": "answer"}]) == [("DANGLING_TARGET", path)]
+    data = [action, {"id": A, "type": "answer"}]
+    assert codes(data, variables=["x"]) == [("DANGLING_TARGET", path)]
 
 
 def test_target_with_a_variable_is_not_dangling() -> None:
-    data = [{"type": "goto", "option": {"target_id": "${voipbin.next}", "loop_count": 1}}]
-    assert validate_flow(data) == []
+    data = [{"type": "goto", "option": {"target_id": "${next}", "loop_count": 1}}]
+    assert validate_flow(data, variables=["next"]) == []
+    # Not a dangling target, but nothing sets it:
+    assert codes(data) == [("UNSET_VARIABLE", "$[0].option.target_id")]
 
 
 @pytest.mark.parametrize("option", [{}, {"loop_count": 0}, {"loop_count": -1}])
@@ -295,9 +298,10 @@ def test_bad_engine_model(model: str) -> None:
     assert codes(data) == [("BAD_ENGINE_MODEL", "$[0].option.engine_model")]
 
 
-@pytest.mark.parametrize("model", ["openai.gpt-4o", "anthropic.claude-3", "${voipbin.model}"])
+@pytest.mark.parametrize("model", ["openai.gpt-4o", "anthropic.claude-3", "${model}"])
 def test_good_engine_model(model: str) -> None:
-    assert validate_flow([{"type": "ai_talk", "option": {"engine_model": model}}]) == []
+    data = [{"type": "ai_talk", "option": {"engine_model": model}}]
+    assert validate_flow(data, variables=["model"]) == []
 
 
 def test_media_mismatch() -> None:
@@ -306,6 +310,28 @@ def test_media_mismatch() -> None:
     assert codes(data, media="non_rtc") == [("MEDIA_MISMATCH", "$[0].type")]
     assert codes(data, media="rtc") == [("MEDIA_MISMATCH", "$[1].type")]
     assert codes([{"type": "block"}], media="rtc") == [("MEDIA_MISMATCH", "$[0].type")]
+
+
+@pytest.mark.parametrize(
+    ("media", "action", "needs"),
+    [
+        ("non_rtc", {"type": "talk", "option": {"text": "Hi"}}, "needs a live call"),
+        ("non_rtc", {"type": "digits_receive"}, "needs a live call"),
+        ("rtc", {"type": "ai_task"}, "needs no live call"),
+        ("rtc", {"type": "block"}, "needs no live call"),
+    ],
+)
+def test_media_mismatch_both_ways(
+    media: Literal["rtc", "non_rtc"], action: dict[str, Any], needs: str
+) -> None:
+    data = {"actions": [{"type": "stop"}, action]}
+    issues = [i for i in validate_flow(data, media=media) if i.code != "UNREACHABLE_ACTION"]
+    assert [(i.code, i.path, i.severity) for i in issues] == [
+        ("MEDIA_MISMATCH", "$.actions[1].type", "error")
+    ]
+    assert needs in issues[0].message
+    other: Literal["rtc", "non_rtc"] = "rtc" if media == "non_rtc" else "non_rtc"
+    assert [i.code for i in validate_flow(data, media=other)] == ["UNREACHABLE_ACTION"]
 
 
 def test_unreachable_action_is_a_warning() -> None:
@@ -340,14 +366,15 @@ def test_repeated_option(kind: str, option: dict[str, Any], second: str) -> None
     assert (issue.code, issue.path) == ("REPEATED_OPTION", f"$[0].option.{second}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flows/_validate.py docstring lists REPEATED_OPTION among the warnings, but "
-    "_Checker.options adds it as an error, so load_flow refuses the flow",
-)
 def test_repeated_option_is_a_warning() -> None:
     data = [{"type": "ai_talk", "option": {"initial_prompt": "a", "init_prompt": "b"}}]
     assert only(data).severity == "warning"
+
+
+def test_repeated_option_loads_and_the_first_spelling_is_read() -> None:
+    data = [{"type": "ai_talk", "option": {"init_prompt": "first", "initial_prompt": "second"}}]
+    action = load_flow(data).actions[0]
+    assert action.get("initial_prompt") == action.get("init_prompt") == "first"
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -397,11 +424,6 @@ def test_aliases_are_accepted_and_read(
     assert action.get("language", "en") == "en"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Action.get looks aliases up only from the canonical name: get('init_prompt') on an "
-    "action written with 'initial_prompt' returns None instead of the prompt",
-)
 def test_action_get_by_alias_reads_the_canonical_spelling() -> None:
     action = load_flow([{"type": "ai_talk", "option": {"initial_prompt": "p"}}]).actions[0]
     assert action.get("init_prompt") == "p"
@@ -410,7 +432,7 @@ def test_action_get_by_alias_reads_the_canonical_spelling() -> None:
 @pytest.mark.parametrize(
     "action",
     [
-        {"type": "sleep", "option": {"duration": "${voipbin.wait}"}},
+        {"type": "sleep", "option": {"duration": "${wait}"}},
         {"type": "digits_receive", "option": {"duration": "${t}", "length": "${n}"}},
         {"type": "recording_start", "option": {"duration": "${d}", "end_of_silence": "${s}"}},
         {"type": "condition_variable", "option": {
@@ -419,25 +441,158 @@ def test_action_get_by_alias_reads_the_canonical_spelling() -> None:
     ],
 )  # fmt: skip
 def test_variables_are_accepted_for_int_options(action: dict[str, Any]) -> None:
-    assert validate_flow([action, {"id": A, "type": "stop"}]) == []
+    data = [action, {"id": A, "type": "stop"}]
+    assert validate_flow(data, variables=["wait", "t", "n", "d", "s", "x", "y"]) == []
 
 
 def test_variables_are_not_a_way_around_enums() -> None:
     data = [{"type": "talk", "option": {"text": "x", "provider": "${p}"}}]
-    assert codes(data) == [("BAD_ENUM", "$[0].option.provider")]
+    assert codes(data, variables=["p"]) == [("BAD_ENUM", "$[0].option.provider")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="goto loop_count is an int option, and ${...} is accepted for int options, but the "
-    "GOTO_WITHOUT_LOOP_COUNT check wants a literal int > 0",
-)
 def test_variable_loop_count() -> None:
     data = [
         {"id": A, "type": "answer"},
-        {"type": "goto", "option": {"target_id": A, "loop_count": "${voipbin.loops}"}},
+        {"type": "goto", "option": {"target_id": A, "loop_count": "${loops}"}},
     ]
-    assert validate_flow(data) == []
+    assert validate_flow(data, variables=["loops"]) == []
+
+
+# -- variables read but never set -----------------------------------------------------------
+
+
+def test_unset_variable() -> None:
+    data = {"actions": [{"type": "answer"}, {"type": "talk", "option": {"text": "Hi ${name}"}}]}
+    issue = only(data)
+    assert (issue.code, issue.path, issue.severity) == (
+        "UNSET_VARIABLE", "$.actions[1].option.text", "warning"
+    )  # fmt: skip
+    assert "${name}" in issue.message
+    assert load_flow(data).actions[1].get("text") == "Hi ${name}"  # a warning: it loads
+
+
+def test_unset_variable_path_inside_lists_and_objects() -> None:
+    data = [
+        {"type": "connect", "option": {"destinations": [
+            {"type": "tel", "target": "+15551111111"}, {"type": "tel", "target": "${agent}"}]}},
+        {"type": "play", "option": {"stream_urls": ["https://a.example/${file}.wav"]}},
+    ]  # fmt: skip
+    assert codes(data) == [
+        ("UNSET_VARIABLE", "$[0].option.destinations[1].target"),
+        ("UNSET_VARIABLE", "$[1].option.stream_urls[0]"),
+    ]
+
+
+def test_variable_set_anywhere_in_the_flow_counts_as_set() -> None:
+    talk = {"type": "talk", "option": {"text": "You chose ${choice}"}}
+    set_it = {"type": "variable_set", "option": {"key": "choice", "value": "1"}}
+    assert validate_flow([set_it, talk]) == []
+    assert validate_flow([talk, set_it]) == []  # order is not followed (documented)
+    other = {"type": "variable_set", "option": {"key": "choices", "value": "1"}}
+    assert codes([other, talk]) == [("UNSET_VARIABLE", "$[1].option.text")]
+
+
+def test_builtin_and_injected_variables_are_set() -> None:
+    data = [{"type": "talk", "option": {"text": "${voipbin.call.source.target} ${caller}"}}]
+    assert validate_flow(data, variables=["caller"]) == []
+    assert codes(data) == [("UNSET_VARIABLE", "$[0].option.text")]
+    assert "${caller}" in only(data).message
+    typo = [{"type": "talk", "option": {"text": "${voipbin.call.digit}"}}]
+    assert codes(typo) == [("UNSET_VARIABLE", "$[0].option.text")]
+
+
+def test_each_unset_name_once_per_string_and_escapes_are_not_reads() -> None:
+    data = [{"type": "talk", "option": {"text": "${a} ${a} ${b} $${c}"}}]
+    assert [i.message.split()[0] for i in validate_flow(data)] == ["${a}", "${b}"]
+    assert validate_flow([{"type": "talk", "option": {"text": "costs $${price}"}}]) == []
+
+
+def test_a_variable_set_key_that_reads_a_variable() -> None:
+    data = [{"type": "variable_set", "option": {"key": "${k}", "value": "${v}"}}]
+    assert codes(data, variables=["v"]) == [("UNSET_VARIABLE", "$[0].option.key")]
+
+
+def test_ai_set_variables_do_not_count_as_set() -> None:
+    data = [
+        {"type": "ai_talk", "option": {"tool_names": ["set_variables"]}},
+        {"type": "talk", "option": {"text": "Your order is ${order}"}},
+    ]
+    assert codes(data) == [("UNSET_VARIABLE", "$[1].option.text")]
+    assert validate_flow(data, variables=["order"]) == []
+
+
+def test_unknown_and_repeated_options_are_not_read() -> None:
+    data = [
+        {"type": "talk", "option": {"text": "x", "txt": "${a}"}},
+        {"type": "ai_talk", "option": {"init_prompt": "p", "initial_prompt": "${b}"}},
+    ]
+    assert codes(data) == [
+        ("UNKNOWN_OPTION", "$[0].option.txt"),
+        ("REPEATED_OPTION", "$[1].option.initial_prompt"),
+    ]
+
+
+# -- AI tools -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["ai", "ai_talk"])
+@pytest.mark.parametrize(
+    ("names", "code"),
+    [
+        (["send_email", "fax"], "UNKNOWN_TOOL"),
+        (["nope"], "UNKNOWN_TOOL"),
+        (["all", "send_email"], "BAD_TOOL_NAMES"),
+        (["send_email", "send_email"], "BAD_TOOL_NAMES"),
+    ],
+)
+def test_bad_tool_names(kind: str, names: list[str], code: str) -> None:
+    issue = only([{"type": kind, "option": {"tool_names": names}}])
+    assert (issue.code, issue.path, issue.severity) == (code, "$[0].option.tool_names", "error")
+
+
+def test_unknown_tool_names_every_bad_entry() -> None:
+    issue = only([{"type": "ai_talk", "option": {"tool_names": ["fax", "send_email", "pager"]}}])
+    assert "[0] 'fax'" in issue.message
+    assert "[2] 'pager'" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("names", "path"),
+    [("send_email", "$[0].option.tool_names"), (["send_email", 3], "$[0].option.tool_names")],
+)
+def test_tool_names_wrong_type(names: object, path: str) -> None:
+    assert codes([{"type": "ai_talk", "option": {"tool_names": names}}]) == [("WRONG_TYPE", path)]
+
+
+@pytest.mark.parametrize("names", [[], ["all"], ["send_email", "stop_service"], "${tools}",
+                                   ["${tool}"]])  # fmt: skip
+def test_good_tool_names(names: object) -> None:
+    data = [{"type": "ai_talk", "option": {"tool_names": names}}]
+    assert validate_flow(data, variables=["tools", "tool"]) == []
+
+
+@pytest.mark.parametrize("kind", ["ai", "ai_talk"])
+def test_conversation_unsafe_tool(kind: str) -> None:
+    names = ["send_email", "connect_call", "get_variables", "stop_flow"]
+    data = {"actions": [{"type": kind, "option": {"tool_names": names}}]}
+    issues = validate_flow(data, media="non_rtc")
+    assert [(i.code, i.path, i.severity) for i in issues] == [
+        ("CONVERSATION_UNSAFE_TOOL", "$.actions[0].option.tool_names[1]", "warning"),
+        ("CONVERSATION_UNSAFE_TOOL", "$.actions[0].option.tool_names[3]", "warning"),
+    ]
+    assert "connect_call" in issues[0].message
+    assert "stop_flow" in issues[1].message
+    assert validate_flow(data) == validate_flow(data, media="rtc") == []  # a call: fine
+
+
+def test_conversation_unsafe_tools_selected_by_all() -> None:
+    data = [{"type": "ai_talk", "option": {"tool_names": ["all"]}}]
+    issue = only(data, media="non_rtc")
+    assert (issue.code, issue.path) == ("CONVERSATION_UNSAFE_TOOL", "$[0].option.tool_names[0]")
+    assert all(name in issue.message for name in ("connect_call", "stop_media", "stop_flow"))
+    safe = ["send_email", "send_message", "set_variables", "get_variables", "stop_service"]
+    assert validate_flow([{"type": "ai_talk", "option": {"tool_names": safe}}],
+                         media="non_rtc") == []  # fmt: skip
 
 
 # -- load_flow ------------------------------------------------------------------------------
@@ -506,11 +661,6 @@ def test_flow_round_trip_keeps_everything_as_written() -> None:
         flow.actions[1].option["text"] = "changed"  # type: ignore[index]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='an action written with "option": null loads (validate_flow treats null as {}) but '
-    "to_dict drops the key, so the round trip does not give back the input",
-)
 def test_round_trip_of_a_null_option() -> None:
     body = {"actions": [{"type": "answer", "option": None}]}
     assert load_flow(body).to_dict() == body
@@ -548,7 +698,9 @@ def test_generated_flows_have_no_media_mismatch_for_media_they_fit(flow: dict[st
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    | st.sampled_from(["${a}", "${voipbin.call.id}", "$${a}", "${", "${}", "all",
+                       "connect_call", "stop_service"]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                  max_size=4),
     max_leaves=20,
@@ -563,15 +715,12 @@ _ACTIONISH = st.fixed_dictionaries(
     {"type": _TYPES | st.none() | st.integers() | st.text(max_size=4)},
     optional={"option": st.dictionaries(_OPTION_KEYS, _JSON, max_size=4) | _JSON,
               "id": st.sampled_from([A, B]) | _JSON, "next_id": st.sampled_from([A, B]) | _JSON},
-) | st.dictionaries(_KEYS, _JSON, max_size=5).filter(
-    # a list or object type crashes the checker: test_validate_flow_on_an_unhashable_type
-    lambda action: not isinstance(action.get("type"), list | dict)
-)  # fmt: skip
+) | st.dictionaries(_KEYS, _JSON, max_size=5)  # fmt: skip
 
 
 def _never_raises(data: object) -> None:
     for media in (None, "rtc", "non_rtc"):
-        issues = validate_flow(data, media=media)
+        issues = validate_flow(data, media=media, variables=["a"])
         assert isinstance(issues, list)
         assert all(isinstance(i, Issue) and i.path.startswith("$") for i in issues)
         assert all(i.severity in ("error", "warning") for i in issues)
@@ -588,12 +737,6 @@ def test_validate_flow_never_raises_on_action_shaped_data(data: list[Any]) -> No
     _never_raises({"actions": data})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="_successors (flows/_validate.py) tests `kind not in _ENDS` (a frozenset) without "
-    "checking that the type is text: a list or object type raises TypeError: unhashable type",
-)
 @pytest.mark.parametrize("kind", [[], {"a": 1}])
 def test_validate_flow_on_an_unhashable_type(kind: object) -> None:
     assert codes([{"type": kind}]) == [("UNKNOWN_ACTION_TYPE", "$[0].type")]
@@ -605,12 +748,7 @@ def test_generated_flows_match_the_json_schema(flow: dict[str, Any]) -> None:
     assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="json_schema() gives int options {'type': 'integer'}, so a flow validate_flow accepts "
-    "(an int option written as ${...}, e.g. sleep duration '${voipbin.wait}') fails the schema",
-)
 def test_json_schema_accepts_variables_where_validate_flow_does() -> None:
-    flow = {"actions": [{"type": "sleep", "option": {"duration": "${voipbin.wait}"}}]}
-    assert validate_flow(flow) == []
+    flow = {"actions": [{"type": "sleep", "option": {"duration": "${wait}"}}]}
+    assert validate_flow(flow, variables=["wait"]) == []
     assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
