@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from cxml import CallRequest, CxmlError, Dial, Gather, Pause, Say, parse, render, validate
+from cxml import CallRequest, CxmlError, Say, parse, render, validate
 from cxml.testing import assert_cxml_equal
 from flows import FlowCompileError, strategies, to_cxml
 from providers import AIAssistant, MediaBridge
@@ -162,7 +162,5 @@ def test_generated_flows_compile_to_valid_cxml_or_raise_our_error(flow: Any) -> 
     except CxmlError:
         return
     assert [i for i in validate(render(doc)) if i.severity == "error"] == []
-    assert all(
-        isinstance(v, Dial | Gather | Pause | Say) or v.tag in ("Play", "Hangup", "Connect")
-        for v in doc.children
-    )
+    tags = {"Pause", "Say", "Play", "Gather", "Dial", "Connect", "Hangup"}
+    assert all(not isinstance(v, str) and v.tag in tags for v in doc.children)

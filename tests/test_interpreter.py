@@ -370,6 +370,31 @@ def test_connect_call_connects_and_ends_the_ai_step() -> None:
     assert said(result) == ["after"]
 
 
+def test_the_other_builtin_tools() -> None:
+    bot = AIAssistant("helper", "builtin", {"engine_model": "openai.gpt-4o", "tool_names": ["all"]})
+    engine = ScriptedEngine(
+        [
+            "Hello",
+            tool("send_email", to=["ann@example.com"], subject="Order", content="Soup"),
+            tool("send_message", to=["+15550001111"], text="Your soup is on its way"),
+            tool("stop_media"),
+            tool("get_aicall_messages", aicall_id="x"),
+            tool("search_knowledge", query="opening hours"),
+            "Done",
+        ]
+    )
+    result = go([AI], engine=engine, assistants={"helper": bot}, caller=Caller(says=["Soup"]))
+    email = {"to": ["ann@example.com"], "subject": "Order", "content": "Soup"}
+    assert result.of("email")[0].data == email
+    assert result.of("message")[0].data["text"] == "Your soup is on its way"
+    answers = {m.tool_call_id: json.loads(m.content) for m in engine.seen[-1] if m.role == "tool"}
+    history = answers["call-get_aicall_messages"]["messages"]
+    assert [m["content"] for m in history if m["role"] == "user"] == ["Soup"]
+    assert "error" in answers["call-search_knowledge"]
+    assert answers["call-stop_media"] == {"result": "success"}
+    assert result.of("ai_end")[0].data["reason"] == "caller_silent"
+
+
 def test_a_tool_the_ai_was_not_given_is_never_run() -> None:
     result, engine = ai_run([tool("send_message", to=["+15550001"], text="hi"), "ok"])
     assert result.of("message") == []
