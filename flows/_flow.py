@@ -43,11 +43,12 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def _thawed(value: Any) -> Any:
+def thawed(value: Any) -> Any:
+    """A frozen value (read-only mappings, tuples) as plain dicts and lists again."""
     if isinstance(value, Mapping):
-        return {k: _thawed(v) for k, v in value.items()}
+        return {k: thawed(v) for k, v in value.items()}
     if isinstance(value, tuple):
-        return [_thawed(v) for v in value]
+        return [thawed(v) for v in value]
     return value
 
 
@@ -86,8 +87,8 @@ class Action:
             out["next_id"] = self.next_id
         out["type"] = self.type
         if self.option is not None or "option" in self.extra:
-            out["option"] = _thawed(self.option)  # in place, for a null kept in extra
-        out.update(_thawed(self.extra))
+            out["option"] = thawed(self.option)  # in place, for a null kept in extra
+        out.update(thawed(self.extra))
         return out
 
 
@@ -104,7 +105,7 @@ class Flow:
         return next((a for a in self.actions if a.id == action_id), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_thawed(self.fields), "actions": [a.to_dict() for a in self.actions]}
+        return {**thawed(self.fields), "actions": [a.to_dict() for a in self.actions]}
 
 
 def parse_flow_data(data: object) -> object:

@@ -49,7 +49,7 @@ from providers import (
 )
 
 from ._catalog import ACTIONS
-from ._flow import Action, Flow, load_flow
+from ._flow import Action, Flow, load_flow, thawed
 from ._validate import validate_flow
 from ._variables import BUILTIN_VARIABLES, VariableError, check_initial_variables, substitute
 
@@ -269,7 +269,7 @@ class _Run:
 
     def record(self, action: Action, path: str, **data: Any) -> None:
         """An event named after the action, holding its options (and ``data``)."""
-        self.events.append(Event(action.type, path, {**_thaw(dict(action.option or {})), **data}))
+        self.events.append(Event(action.type, path, {**thawed(dict(action.option or {})), **data}))
 
     def result(self, status: Status) -> RunResult:
         return RunResult(
@@ -707,8 +707,8 @@ async def _connect(run: _Run, action: Action, path: str, frame: _Frame) -> None:
     run.emit(
         "connect",
         path,
-        destinations=_thaw(action.get("destinations")),
-        source=_thaw(action.get("source")),
+        destinations=thawed(action.get("destinations")),
+        source=thawed(action.get("source")),
         by="flow",
     )
 
@@ -723,7 +723,7 @@ async def _outbox(run: _Run, action: Action, path: str, frame: _Frame) -> None:
 async def _webhook_send(run: _Run, action: Action, path: str, frame: _Frame) -> None:
     method, uri = action.get("method") or "POST", str(action.get("uri"))
     data = action.get("data")
-    body = data if isinstance(data, str) else json.dumps(_thaw(data) or {})
+    body = data if isinstance(data, str) else json.dumps(thawed(data) or {})
     headers = {"Content-Type": action.get("data_type") or "application/json"}
     try:
         response = await guarded_request(
@@ -879,11 +879,3 @@ async def _ai_summary(run: _Run, action: Action, path: str, frame: _Frame) -> No
         }
     )
     run.emit("summary", path, id=ident, content=reply.text)
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_thaw(v) for v in value]
-    return value
