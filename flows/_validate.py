@@ -76,7 +76,8 @@ class _Checker:
         self.media = media
         self.issues: list[Issue] = []
         #: Names a ``${name}`` may read without a warning, besides BUILTIN_VARIABLES.
-        self.known: set[str] = set(variables)
+        # One name given as a string means that name, not its letters.
+        self.known: set[str] = {variables} if isinstance(variables, str) else set(variables)
 
     def add(self, code: str, path: str, message: str, *, warning: bool = False) -> None:
         self.issues.append(Issue(code, "warning" if warning else "error", message, path))

@@ -495,6 +495,8 @@ def test_variable_set_anywhere_in_the_flow_counts_as_set() -> None:
 def test_builtin_and_injected_variables_are_set() -> None:
     data = [{"type": "talk", "option": {"text": "${voipbin.call.source.target} ${caller}"}}]
     assert validate_flow(data, variables=["caller"]) == []
+    assert validate_flow(data, variables="caller") == []  # one name, not its letters
+    assert validate_flow(data, variables=iter(["caller"])) == []  # any iterable, read once
     assert codes(data) == [("UNSET_VARIABLE", "$[0].option.text")]
     assert "${caller}" in only(data).message
     typo = [{"type": "talk", "option": {"text": "${voipbin.call.digit}"}}]
