@@ -483,6 +483,17 @@ def test_unset_variable_path_inside_lists_and_objects() -> None:
     ]
 
 
+def test_unset_variable_deeper_than_the_stack() -> None:
+    nested: object = "${deep}"
+    for _ in range(5000):  # deeper than the recursion limit: the walk must not recurse
+        nested = {"a": [nested]}
+    data = [{"type": "webhook_send", "option": {"uri": "https://a.example", "data": nested}}]
+    assert codes(data) == [
+        ("WRONG_TYPE", "$[0].option.data"),
+        ("UNSET_VARIABLE", "$[0].option.data" + ".a[0]" * 5000),
+    ]
+
+
 def test_variable_set_anywhere_in_the_flow_counts_as_set() -> None:
     talk = {"type": "talk", "option": {"text": "You chose ${choice}"}}
     set_it = {"type": "variable_set", "option": {"key": "choice", "value": "1"}}
