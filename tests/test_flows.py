@@ -761,6 +761,30 @@ def test_generated_flows_match_the_json_schema(flow: dict[str, Any]) -> None:
     assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
 
 
+@pytest.mark.parametrize("kind", sorted(ACTIONS))
+def test_json_schema_and_validate_flow_agree_on_variables_in_every_option(kind: str) -> None:
+    # Every option written as ${x} (enums cannot be): both accept the action as written.
+    option = {
+        name: opt.choices[0] if opt.type == "enum" else "${x}"
+        for name, opt in ACTIONS[kind].options.items()
+    }
+    flow = {"actions": [{"type": kind, "option": option}]}
+    assert validate_flow(flow, variables=["x"]) == []
+    assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
+
+
+_NO_REQUIRED = sorted(
+    k for k, s in ACTIONS.items() if not any(o.required for o in s.options.values())
+)
+
+
+@pytest.mark.parametrize("kind", _NO_REQUIRED)
+def test_json_schema_and_validate_flow_agree_on_a_null_option(kind: str) -> None:
+    flow = {"actions": [{"type": kind, "option": None}]}
+    assert validate_flow(flow) == []
+    assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
+
+
 def test_json_schema_accepts_variables_where_validate_flow_does() -> None:
     flow = {"actions": [{"type": "sleep", "option": {"duration": "${wait}"}}]}
     assert validate_flow(flow, variables=["wait"]) == []
