@@ -638,6 +638,21 @@ def test_load_flow_refuses_bad_json(text: str | bytes) -> None:
     assert [(i.code, i.path) for i in caught.value.issues] == [("INVALID_JSON", "$")]
 
 
+def test_load_flow_refuses_what_is_nested_deeper_than_the_stack() -> None:
+    with pytest.raises(FlowError) as caught:
+        load_flow("[" * 100_000)
+    assert [(i.code, i.path) for i in caught.value.issues] == [("INVALID_JSON", "$")]
+    nested: list[Any] = []
+    for _ in range(5000):
+        nested = [nested]
+    call = {"destinations": [{"type": "tel", "target": "+15551111111"}], "actions": nested}
+    data = {"actions": [{"type": "answer"}, {"type": "call", "option": call}]}
+    assert validate_flow(data) == []
+    with pytest.raises(FlowError) as caught:
+        load_flow(data)
+    assert [(i.code, i.path) for i in caught.value.issues] == [("TOO_DEEP", "$.actions[1]")]
+
+
 def test_load_flow_accepts_json_text_and_a_bare_list() -> None:
     actions = SEED_FLOWS["summary"]
     body = {"type": "flow", "name": "summary", "actions": actions}
