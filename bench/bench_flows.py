@@ -7,8 +7,9 @@ In one process: ``validate_flow(flow)`` against
 outside the timing) on the same flow of 1,000 actions of mixed types (answer, talk, sleep,
 digits_receive, branch, condition_variable, goto with loop_count, variable_set, ai_talk,
 ai_summary with the seed's spellings, connect, webhook_send, hangup). Median of repeats.
-Then plants a few errors and prints how many issues each one finds: the schema sees shapes
-only, not dangling targets, duplicate ids, unbounded gotos or bad engine models.
+Then plants a few errors and a warning and prints how many issues each one finds: the schema
+sees shapes only, not dangling targets, duplicate ids, unbounded gotos, bad engine models,
+unknown tool names or variables nothing sets.
 Target: validate_flow at least as fast as jsonschema (ratio >= 1.0), and reports more.
 """
 
@@ -44,9 +45,10 @@ def _block(n: int) -> list[dict[str, Any]]:
          "option": {"condition": "==", "variable": "${choice}", "value_type": "string",
                     "value_string": "yes", "false_target_id": menu}},
         {"type": "sleep", "option": {"duration": 2000}},
-        {"type": "ai_talk", "option": {"initial_prompt": "You are helpful.",
+        {"type": "ai_talk", "option": {"initial_prompt": "You are helpful, ${voipbin.call.id}.",
                                        "voice_type": "female", "engine_model": "openai.gpt-4o",
-                                       "duration": 300}},
+                                       "duration": 300,
+                                       "tool_names": ["send_email", "stop_service"]}},
         {"type": "ai_summary", "option": {"source_type": "call",
                                           "source_id": "${voipbin.call.id}", "real_time": True}},
         {"type": "transcribe_start", "option": {"language": "en-US", "real_time": True}},
@@ -64,7 +66,8 @@ def _block(n: int) -> list[dict[str, Any]]:
                                                   "false_target_id": done}},
         {"type": "email_send", "option": {"destinations": [{"type": "email",
                                                             "target": "a@example.com"}],
-                                          "subject": "Call", "content": "${summary}"}},
+                                          "subject": "Call",
+                                          "content": "${voipbin.ai_summary.content}"}},
         {"type": "goto", "option": {"target_id": menu, "loop_count": 2}},
         {"id": done, "type": "talk", "option": {"text": "Goodbye", "provider": "gcp"}},
         {"type": "message_send", "option": {"destinations": [{"type": "tel",
@@ -82,7 +85,7 @@ def build_flow(size: int = SIZE) -> dict[str, Any]:
 
 
 def plant_errors(flow: dict[str, Any]) -> dict[str, Any]:
-    """The flow with six planted errors, four of which a schema cannot express."""
+    """The flow with seven planted errors (five a schema cannot express) and one warning."""
     bad = copy.deepcopy(flow)
     actions = bad["actions"]
     actions[3]["option"]["target_ids"]["3"] = "no-such-action"  # DANGLING_TARGET
@@ -91,6 +94,8 @@ def plant_errors(flow: dict[str, Any]) -> dict[str, Any]:
     actions[47]["option"]["engine_model"] = "gpt-4o"  # BAD_ENGINE_MODEL
     actions[61]["option"]["txt"] = "typo"  # UNKNOWN_OPTION (the schema sees this)
     actions[66]["option"]["duration"] = "5 s"  # WRONG_TYPE (the schema sees this)
+    actions[87]["option"]["tool_names"] = ["send_email", "fax"]  # UNKNOWN_TOOL
+    actions[101]["option"]["text"] = "Press 1, ${nmae}"  # UNSET_VARIABLE (a warning)
     return bad
 
 
@@ -127,13 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  speed ratio (jsonschema / validate_flow): {ratio:.2f}x (target >= 1.00)")
 
     bad = plant_errors(flow)
-    found = [i for i in validate_flow(bad) if i.severity == "error"]
+    issues = validate_flow(bad)
+    found = [i for i in issues if i.severity == "error"]
+    warned = [i for i in issues if i.severity == "warning"]
     schema_errors = list(validator.iter_errors(bad))
-    print("planted errors: 6 (dangling target, duplicate id, goto loop_count 0, bad engine")
-    print("  model, unknown option, wrong type)")
+    print("planted: 7 errors (dangling target, duplicate id, goto loop_count 0, bad engine")
+    print("  model, unknown tool, unknown option, wrong type) and 1 warning (unset variable)")
     print(
         f"  validate_flow errors: {len(found)}: {', '.join(sorted({str(i.code) for i in found}))}"
     )
+    print(f"  validate_flow warnings: {len(warned)}: "
+          f"{', '.join(sorted({str(i.code) for i in warned}))}")  # fmt: skip
     print(f"  jsonschema errors:    {len(schema_errors)} (at "
           f"{', '.join('/'.join(map(str, e.absolute_path)) for e in schema_errors)})")  # fmt: skip
     ok = ratio >= 1.0 and len(found) > len(schema_errors)

@@ -115,6 +115,9 @@ def parse_flow_data(data: object) -> object:
             return json.loads(data)
         except ValueError as exc:
             raise FlowError([Issue("INVALID_JSON", "error", str(exc), "$")]) from None
+        except RecursionError:  # the json module recurses once per level of nesting
+            message = "nested too deeply to read"
+            raise FlowError([Issue("INVALID_JSON", "error", message, "$")]) from None
     return data
 
 
@@ -122,7 +125,8 @@ def load_flow(data: object) -> Flow:
     """A `Flow` from a flow object, a list of actions or their JSON; `FlowError` if invalid.
 
     Warnings (unreachable actions, variables never set, ...) do not stop loading:
-    `validate_flow` reports them.
+    `validate_flow` reports them. JSON text or an option nested deeper than Python's stack is
+    refused (INVALID_JSON, TOO_DEEP) rather than raising RecursionError.
     """
     from ._validate import validate_flow  # the validator reads flows as data, not as Flow
 
@@ -132,11 +136,16 @@ def load_flow(data: object) -> Flow:
         raise FlowError(errors)
     body: Mapping[str, Any] = {"actions": data} if isinstance(data, list) else data  # type: ignore[assignment]
     actions = []
-    for raw in body["actions"]:
+    prefix = "$" if isinstance(data, list) else "$.actions"
+    for i, raw in enumerate(body["actions"]):
         # A null option stays in extra, so that to_dict writes it back as null.
         skip = ("id", "next_id", "type") if raw.get("option", {}) is None else _FIELDS
         extra = {k: v for k, v in raw.items() if k not in skip}
-        actions.append(
-            Action(raw["type"], raw.get("option"), raw.get("id"), raw.get("next_id"), extra)
-        )
+        try:
+            action = Action(raw["type"], raw.get("option"), raw.get("id"), raw.get("next_id"),
+                            extra)  # fmt: skip
+        except RecursionError:  # freezing recurses once per level; validate_flow does not
+            message = "nested too deeply to load"
+            raise FlowError([Issue("TOO_DEEP", "error", message, f"{prefix}[{i}]")]) from None
+        actions.append(action)
     return Flow(tuple(actions), {k: v for k, v in body.items() if k != "actions"})

@@ -76,7 +76,8 @@ class _Checker:
         self.media = media
         self.issues: list[Issue] = []
         #: Names a ``${name}`` may read without a warning, besides BUILTIN_VARIABLES.
-        self.known: set[str] = set(variables)
+        # One name given as a string means that name, not its letters.
+        self.known: set[str] = {variables} if isinstance(variables, str) else set(variables)
 
     def add(self, code: str, path: str, message: str, *, warning: bool = False) -> None:
         self.issues.append(Issue(code, "warning" if warning else "error", message, path))
@@ -195,21 +196,23 @@ class _Checker:
     def reads(self, value: Any, path: str) -> None:
         """Warn about each ``${name}`` in ``value`` that nothing is known to set."""
         if isinstance(value, str):
-            if "${" not in value:  # the common case, without the regex
+            if "${" not in value:  # the common case, without the walk or the regex
                 return
-        elif not isinstance(value, Mapping | list):
+            texts = [(path, value)]
+        elif isinstance(value, Mapping | list):
+            texts = _texts_with_references(value, path)
+        else:
             return
-        warned: set[tuple[str, str]] = set()
-        for suffix, name in references(value):
-            if name in self.known or name in BUILTIN_VARIABLES or (suffix, name) in warned:
-                continue
-            warned.add((suffix, name))
-            self.add(
-                "UNSET_VARIABLE", path + suffix,
-                f"${{{name}}} is not built in, and no variable_set of the flow sets it: it reads "
-                "as empty unless the run is started with it (pass it in variables=)",
-                warning=True,
-            )  # fmt: skip
+        for where, text in texts:
+            for name in dict.fromkeys(name for _, name in references(text)):  # once per text
+                if name in self.known or name in BUILTIN_VARIABLES:
+                    continue
+                self.add(
+                    "UNSET_VARIABLE", where,
+                    f"${{{name}}} is not built in, and no variable_set of the flow sets it: it "
+                    "reads as empty unless the run is started with it (pass it in variables=)",
+                    warning=True,
+                )  # fmt: skip
 
     def tools(self, names: Any, path: str) -> None:
         """Tool names the providers do not know; voice-only tools in a conversation."""
@@ -269,12 +272,33 @@ class _Checker:
                          warning=True)  # fmt: skip
 
 
+def _texts_with_references(
+    value: Mapping[Any, Any] | list[Any], path: str
+) -> list[tuple[str, str]]:
+    """(JSON path, text) of every string in ``value`` with a ``${``, in document order.
+
+    A loop, not recursion: parsed JSON can nest deeper than Python's stack.
+    """
+    found: list[tuple[str, str]] = []
+    todo: list[tuple[str, Any]] = [(path, value)]
+    while todo:
+        where, item = todo.pop()
+        if isinstance(item, str):
+            if "${" in item:
+                found.append((where, item))
+        elif isinstance(item, Mapping):
+            todo += [(f"{where}.{k}", v) for k, v in reversed(list(item.items()))]
+        elif isinstance(item, list | tuple):
+            todo += [(f"{where}[{i}]", v) for i, v in reversed(list(enumerate(item)))]
+    return found
+
+
 def _successors(action: Mapping[str, Any], i: int, ids: Mapping[str, int]) -> list[int]:
     kind = action.get("type")
     if not isinstance(kind, str):
         kind = None  # a list or object type is unhashable: no frozenset or dict lookups
     option = action.get("option") if isinstance(action.get("option"), Mapping) else {}
-    spec = ACTIONS.get(kind) if isinstance(kind, str) else None
+    spec = ACTIONS.get(kind) if kind is not None else None
     out: list[int] = []
     if spec is not None:
         for key, value in option.items():  # type: ignore[union-attr]

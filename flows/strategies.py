@@ -194,7 +194,8 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
 
     Actions of any catalog type with valid options (each under one of its spellings), ids on
     some actions, and every goto (with a loop_count), branch and condition target, and every
-    ``next_id``, naming an action of the flow. Text reads only built-in variables and those
+    ``next_id``, naming an action of the flow. An action without options may write
+    ``"option": {}`` or ``null``, or leave it out. Text reads only built-in variables and those
     a ``variable_set`` of the flow sets; AI ``tool_names`` are built-in tools. Warnings about
     unreachable actions may remain (and CONVERSATION_UNSAFE_TOOL with ``media="non_rtc"``).
 
@@ -240,9 +241,12 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
         key = option.get("key") if kind == "variable_set" else None
         if isinstance(key, str) and key and not set(key) & set("${}\n"):
             readable.append(key)
-        written = draw(st.booleans())  # an action without options may still say "option": {}
-        if option or written:
+        if option:
             action["option"] = option
+        else:  # an action without options may leave it out, or write {} or null
+            written = draw(st.sampled_from(["absent", "empty", "null"]))
+            if written != "absent":
+                action["option"] = {} if written == "empty" else None
         if draw(st.integers(0, 9)) == 0:
             action["tm_execute"] = "2026-01-01 00:00:00.000000"
         actions.append(action)

@@ -483,6 +483,17 @@ def test_unset_variable_path_inside_lists_and_objects() -> None:
     ]
 
 
+def test_unset_variable_deeper_than_the_stack() -> None:
+    nested: object = "${deep}"
+    for _ in range(5000):  # deeper than the recursion limit: the walk must not recurse
+        nested = {"a": [nested]}
+    data = [{"type": "webhook_send", "option": {"uri": "https://a.example", "data": nested}}]
+    assert codes(data) == [
+        ("WRONG_TYPE", "$[0].option.data"),
+        ("UNSET_VARIABLE", "$[0].option.data" + ".a[0]" * 5000),
+    ]
+
+
 def test_variable_set_anywhere_in_the_flow_counts_as_set() -> None:
     talk = {"type": "talk", "option": {"text": "You chose ${choice}"}}
     set_it = {"type": "variable_set", "option": {"key": "choice", "value": "1"}}
@@ -495,6 +506,8 @@ def test_variable_set_anywhere_in_the_flow_counts_as_set() -> None:
 def test_builtin_and_injected_variables_are_set() -> None:
     data = [{"type": "talk", "option": {"text": "${voipbin.call.source.target} ${caller}"}}]
     assert validate_flow(data, variables=["caller"]) == []
+    assert validate_flow(data, variables="caller") == []  # one name, not its letters
+    assert validate_flow(data, variables=iter(["caller"])) == []  # any iterable, read once
     assert codes(data) == [("UNSET_VARIABLE", "$[0].option.text")]
     assert "${caller}" in only(data).message
     typo = [{"type": "talk", "option": {"text": "${voipbin.call.digit}"}}]
@@ -625,6 +638,21 @@ def test_load_flow_refuses_bad_json(text: str | bytes) -> None:
     assert [(i.code, i.path) for i in caught.value.issues] == [("INVALID_JSON", "$")]
 
 
+def test_load_flow_refuses_what_is_nested_deeper_than_the_stack() -> None:
+    with pytest.raises(FlowError) as caught:
+        load_flow("[" * 100_000)
+    assert [(i.code, i.path) for i in caught.value.issues] == [("INVALID_JSON", "$")]
+    nested: list[Any] = []
+    for _ in range(5000):
+        nested = [nested]
+    call = {"destinations": [{"type": "tel", "target": "+15551111111"}], "actions": nested}
+    data = {"actions": [{"type": "answer"}, {"type": "call", "option": call}]}
+    assert validate_flow(data) == []
+    with pytest.raises(FlowError) as caught:
+        load_flow(data)
+    assert [(i.code, i.path) for i in caught.value.issues] == [("TOO_DEEP", "$.actions[1]")]
+
+
 def test_load_flow_accepts_json_text_and_a_bare_list() -> None:
     actions = SEED_FLOWS["summary"]
     body = {"type": "flow", "name": "summary", "actions": actions}
@@ -745,6 +773,30 @@ def test_validate_flow_on_an_unhashable_type(kind: object) -> None:
 @settings(max_examples=50)
 @given(flows())
 def test_generated_flows_match_the_json_schema(flow: dict[str, Any]) -> None:
+    assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIONS))
+def test_json_schema_and_validate_flow_agree_on_variables_in_every_option(kind: str) -> None:
+    # Every option written as ${x} (enums cannot be): both accept the action as written.
+    option = {
+        name: opt.choices[0] if opt.type == "enum" else "${x}"
+        for name, opt in ACTIONS[kind].options.items()
+    }
+    flow = {"actions": [{"type": kind, "option": option}]}
+    assert validate_flow(flow, variables=["x"]) == []
+    assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
+
+
+_NO_REQUIRED = sorted(
+    k for k, s in ACTIONS.items() if not any(o.required for o in s.options.values())
+)
+
+
+@pytest.mark.parametrize("kind", _NO_REQUIRED)
+def test_json_schema_and_validate_flow_agree_on_a_null_option(kind: str) -> None:
+    flow = {"actions": [{"type": kind, "option": None}]}
+    assert validate_flow(flow) == []
     assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
 
 
