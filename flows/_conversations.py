@@ -75,10 +75,12 @@ class Conversations:
         clock: Callable[[], dt.datetime] | None = None,
         step_limit: int = 100,
     ) -> None:
-        self.flow = flow if isinstance(flow, Flow) else load_flow(flow)
+        self.functions = tuple(functions)
+        self.flow = (
+            flow if isinstance(flow, Flow) else load_flow(flow, tools=[f.name for f in functions])
+        )
         self.engine = engine
         self.assistants = dict(assistants or {})
-        self.functions = tuple(functions)
         self.http = http
         self.idle_timeout = idle_timeout
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))

@@ -9,7 +9,7 @@ loaded (an ``"option": null`` too); `Action.get` reads an option under any of it
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -121,17 +121,18 @@ def parse_flow_data(data: object) -> object:
     return data
 
 
-def load_flow(data: object) -> Flow:
+def load_flow(data: object, *, tools: Iterable[str] = ()) -> Flow:
     """A `Flow` from a flow object, a list of actions or their JSON; `FlowError` if invalid.
 
     Warnings (unreachable actions, variables never set, ...) do not stop loading:
     `validate_flow` reports them. JSON text or an option nested deeper than Python's stack is
-    refused (INVALID_JSON, TOO_DEEP) rather than raising RecursionError.
+    refused (INVALID_JSON, TOO_DEEP) rather than raising RecursionError. ``tools`` names the
+    webhook functions an AI's ``tool_names`` may list besides the built-in tools.
     """
     from ._validate import validate_flow  # the validator reads flows as data, not as Flow
 
     data = parse_flow_data(data)
-    errors = [i for i in validate_flow(data) if i.severity == "error"]
+    errors = [i for i in validate_flow(data, tools=tools) if i.severity == "error"]
     if errors:
         raise FlowError(errors)
     body: Mapping[str, Any] = {"actions": data} if isinstance(data, list) else data  # type: ignore[assignment]

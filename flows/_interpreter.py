@@ -178,7 +178,7 @@ def prepare(
 ) -> tuple[Flow, _Run]:
     """The flow and a run state ready to execute it (shared by `run` and conversations)."""
     if not isinstance(flow, Flow):
-        flow = load_flow(flow)
+        flow = load_flow(flow, tools=[f.name for f in functions])
     if media not in ("rtc", "non_rtc"):
         raise FlowRunError(f"media must be 'rtc' or 'non_rtc', not {media!r}")
     state = _Run(

@@ -56,7 +56,11 @@ Media = Literal["rtc", "non_rtc"]
 
 
 def validate_flow(
-    data: object, *, media: Media | None = None, variables: Iterable[str] = ()
+    data: object,
+    *,
+    media: Media | None = None,
+    variables: Iterable[str] = (),
+    tools: Iterable[str] = (),
 ) -> list[Issue]:
     """Every problem in a flow definition (a flow object or a list of actions), in order.
 
@@ -64,16 +68,18 @@ def validate_flow(
     (``"non_rtc"``: conversations, API runs); actions that need the other are reported.
     ``variables`` names the variables the run is known to have besides the flow's own
     ``variable_set`` keys and the built-ins: those it is started with (injected), or that
-    something outside the flow sets (an AI's ``set_variables``).
+    something outside the flow sets (an AI's ``set_variables``). ``tools`` names the webhook
+    functions the run provides, which ``tool_names`` may list beside the built-in tools.
     """
-    checker = _Checker(media, variables)
+    checker = _Checker(media, variables, tools)
     checker.flow(data)
     return checker.issues
 
 
 class _Checker:
-    def __init__(self, media: Media | None, variables: Iterable[str]) -> None:
+    def __init__(self, media: Media | None, variables: Iterable[str], tools: Iterable[str]) -> None:
         self.media = media
+        self.functions = frozenset([tools] if isinstance(tools, str) else tools)
         self.issues: list[Issue] = []
         #: Names a ``${name}`` may read without a warning, besides BUILTIN_VARIABLES.
         # One name given as a string means that name, not its letters.
@@ -221,7 +227,7 @@ class _Checker:
         if any("${" in n for n in names):
             return  # substituted at run time; checked then
         try:
-            tools = resolve_tool_names(names)
+            tools = resolve_tool_names([n for n in names if n not in self.functions])
         except ToolError as exc:
             self.add(str(exc.code), path, exc.message)
             return

@@ -804,3 +804,10 @@ def test_json_schema_accepts_variables_where_validate_flow_does() -> None:
     flow = {"actions": [{"type": "sleep", "option": {"duration": "${wait}"}}]}
     assert validate_flow(flow, variables=["wait"]) == []
     assert list(Draft202012Validator(json_schema()).iter_errors(flow)) == []
+
+
+def test_tool_names_may_list_the_runs_webhook_functions() -> None:
+    flow = [{"type": "ai_talk", "option": {"tool_names": ["book_table", "stop_service"]}}]
+    assert codes(flow) == [("UNKNOWN_TOOL", "$[0].option.tool_names")]
+    assert codes(flow, tools=["book_table"]) == []
+    load_flow(flow, tools=["book_table"])

@@ -472,7 +472,9 @@ def test_webhook_functions_are_called_over_http(hook: str) -> None:
     action = {"type": "ai_talk", "option": {"assistance_id": "helper", "tool_names": ["book"]}}
     result = go([action], engine=engine, assistants={"helper": bot}, functions=[book], http=LOCAL)
     assert result.of("tool_result")[0].data["result"] == {"status": 200, "body": {"booked": True}}
-    assert _Hook.bodies[0]["args"] == {"seats": 2} or _Hook.bodies[0].get("seats") == 2
+    sent = _Hook.bodies[0]
+    assert sent["arguments"] == {"seats": 2}
+    assert sent["variables"]["voipbin.activeflow.id"] == result.variables["voipbin.activeflow.id"]
 
 
 def test_webhook_send_and_fetch(hook: str) -> None:
