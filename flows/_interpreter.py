@@ -292,7 +292,8 @@ class _Run:
             v["voipbin.call.id"] = sid
             v["voipbin.activeflow.reference_id"] = sid
         if call is not None:
-            v["voipbin.call.direction"] = "incoming" if call.direction != "outbound-api" else ""
+            outbound = (call.direction or "").startswith("outbound")
+            v["voipbin.call.direction"] = "outgoing" if outbound else "incoming"
             for side, number in (("source", call.from_), ("destination", call.to)):
                 if number:
                     v[f"voipbin.call.{side}.target"] = number
