@@ -1,12 +1,12 @@
 """State stores: one behaviour suite run against MemoryStore and a real Redis server.
 
 The Redis tests start their own ``redis-server`` on 127.0.0.1 and a free port. Without the
-binary they are skipped locally and fail in CI (``CI`` set), where it is installed.
+binary they are skipped locally and fail in CI (``CI=true``, ``CI=1``; see `tests.ci`), where it
+is installed.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from cxml import CxmlError
 from flows.routing._state import MemoryStore, RedisStore, StateStore, StateStoreError
+from tests.ci import running_in_ci
 
 if TYPE_CHECKING:
     import redis
@@ -34,7 +35,7 @@ PAST_TTL = TTL + 0.15
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
+    if running_in_ci():
         pytest.fail(f"{reason}; CI installs it, so this is a broken CI setup", pytrace=False)
     pytest.skip(f"{reason}; the RedisStore tests need it (CI runs them)")
 
@@ -126,6 +127,36 @@ def _wait_until_ready(process: subprocess.Popen[bytes], port: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.mark.parametrize("value", ["true", "1", "TRUE", "yes", "True "])
+def test_a_missing_redis_fails_in_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """CI services set CI=true and .ci/run sets CI=1: both must turn a skip into a failure."""
+    monkeypatch.setenv("CI", value)
+    assert running_in_ci()
+    with pytest.raises(pytest.fail.Exception, match="broken CI setup"):
+        _unavailable("no redis-server binary on PATH")
+
+
+@pytest.mark.parametrize("value", [None, "", "0", "false", "no"])
+def test_a_missing_redis_skips_outside_ci(
+    monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", value)
+    assert not running_in_ci()
+    with pytest.raises(pytest.skip.Exception, match="CI runs them"):
+        _unavailable("no redis-server binary on PATH")
+
+
+def test_the_ci_script_sets_ci_before_it_runs_the_tests() -> None:
+    script = (Path(__file__).parent.parent / ".ci" / "run").read_text().splitlines()
+    exported = script.index('export CI="${CI:-1}"')
+    assert exported < script.index("python -m pytest")
+    # and nothing after it sets CI again
+    assert not [line for line in script[exported + 1 :] if "CI=" in line]
 
 
 class FakeClock:
