@@ -940,6 +940,32 @@ def test_follow_through_picks_an_untried_member_whatever_the_cursor_says() -> No
     assert chosen(two.callback(DialCallStatus="busy")) == "receptionist"
 
 
+def test_failovers_do_not_skew_the_round_robin_across_calls() -> None:
+    """Each call starts one member further on even when every member fails over: a call's
+    later picks go on in listed order and take no turn. (They used to take one each, so with
+    three members failing in every call, every call started at the first member.)"""
+    pbx = {
+        "dids": {"+15550000508": {"destination": "ai_load_balancer/all"}},
+        "ai_assistants": ASSISTANTS,
+        "ai_load_balancers": {
+            "all": {
+                "strategy": "round_robin",
+                "follow_through": True,
+                "members": ["receptionist", "retired", "support", "sales_bot"],
+            }
+        },
+    }
+    router = make_router(pbx)
+    members = ["receptionist", "support", "sales_bot"]  # retired is inactive
+    for sid in range(7):
+        call = PlatformCall(router, "+15550000508", sid=f"CA{sid}")
+        tried = [chosen(call.start())]
+        tried += [chosen(call.callback(DialCallStatus="busy")) for _ in range(2)]
+        turn = sid % 3
+        assert tried == members[turn:] + members[:turn]
+        assert_doc(call.callback(DialCallStatus="failed"), NOBODY)
+
+
 @pytest.mark.parametrize("status", ["completed", "answered"])
 def test_a_connected_follow_through_ends_with_a_hangup_not_an_empty_document(status: str) -> None:
     """D6: OPBX answered HTTP 204 with an empty body."""

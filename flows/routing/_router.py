@@ -386,6 +386,14 @@ class Router:
             candidates = [m for m in candidates if m.weight > 0]
         if not candidates:
             return None
+        if balancer.strategy == "round_robin" and tried:
+            # A call's later picks go on in listed order from the member it started at: only
+            # its first pick takes a turn, so failovers never skew the rotation across calls.
+            names = [m.assistant for m in balancer.members]
+            if tried[-1] in names:
+                left = {m.assistant for m in candidates}
+                start = names.index(tried[-1]) + 1
+                return next(n for n in names[start:] + names[:start] if n in left)
         turn = self._cursor(f"ai_load_balancer:{balancer.id}:cursor")
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
