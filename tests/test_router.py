@@ -1340,7 +1340,7 @@ def test_a_scheme_host_or_path_rewrite_continues_the_call() -> None:
     query = urlencode({STATE_PARAMETER: token})
     for url in (
         f"http://pbx.example.com/voice?{query}",
-        f"https://10.0.0.7:8443/voice?{query}",
+        f"https://127.0.0.1:8443/voice?{query}",
         f"https://pbx.example.com/internal/cxml/voice?{query}",
         f"/voice?{query}",
         f"https://pbx.example.com/voice?proxy=1&{query}&trace=abc",
