@@ -40,12 +40,13 @@ from ._model import (
     Tool,
     User,
 )
-from ._parse import MAX_BYTES, MAX_DEPTH, parse
+from ._parse import MAX_ATTRIBUTES, MAX_BYTES, MAX_DEPTH, parse
 from ._render import render
 from ._request import CallRequest
 from ._validate import Issue, validate
 
 __all__ = [
+    "MAX_ATTRIBUTES",
     "MAX_BYTES",
     "MAX_DEPTH",
     "CallRequest",

@@ -18,12 +18,16 @@ from ._errors import CxmlParseError, CxmlValueError
 from ._kinds import INVALID, TEXT, Kind
 from ._model import BY_TAG, Content, Element, Node, Response, _pairs
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "parse"]
+__all__ = ["MAX_ATTRIBUTES", "MAX_BYTES", "MAX_DEPTH", "parse"]
 
 #: Twilio refuses documents over 64 kB (error 11750); so do we, unless told otherwise.
 MAX_BYTES: Final = 64 * 1024
 #: Real CXML nests about five deep (Response/Gather/Converse/Tool/Parameter).
 MAX_DEPTH: Final = 32
+#: No CXML verb has 30 attributes. lxml reads an element's attribute values in time quadratic
+#: in their number (each value is looked up by name), so the size cap alone would let one
+#: 64 KiB element of ~8,000 attributes cost half a second; this cap is checked first.
+MAX_ATTRIBUTES: Final = 64
 
 _POSITION: Final = re.compile(r", line \d+, column \d+$")
 _XML_NS: Final = "{http://www.w3.org/XML/1998/namespace}"
@@ -163,6 +167,17 @@ def _check(el: etree._Element, depth: int, max_depth: int) -> None:
     if tag.startswith("{") or el.nsmap:
         what = "XInclude is" if "XInclude" in tag else "XML namespaces are"
         raise CxmlParseError(f"{what} not allowed in CXML", line=el.sourceline)
+    if len(el.attrib) > MAX_ATTRIBUTES:
+        _too_many_attributes(el)
+
+
+def _too_many_attributes(el: etree._Element) -> None:
+    # Counted without reading a value: reading them all is what costs quadratic time.
+    count = len(el.attrib)
+    raise CxmlParseError(
+        f"<{_shown_tag(el.tag)}> has {count} attributes, over the limit of {MAX_ATTRIBUTES}",
+        line=el.sourceline,
+    )
 
 
 def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
@@ -187,6 +202,8 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
     made = cls.__new__(cls)
     fields = made.__dict__
     extra: list[tuple[str, str]] | None = None
+    if len(el.attrib) > MAX_ATTRIBUTES:
+        _too_many_attributes(el)
     items = el.items()
     if items:
         last, ordered = -1, True

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import cxml
 
 from ._cli_flows import add_flow_commands
-from .routing import EXAMPLE_PBX, PbxConfigError, Router, load_pbx
+from .routing import EXAMPLE_PBX, ConfigIssue, PbxConfigError, Router, load_pbx
 
 __all__ = ["main"]
 
@@ -104,10 +104,10 @@ def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         pbx = load_pbx(args.config or EXAMPLE_PBX)
     except PbxConfigError as exc:
         for issue in exc.issues:
-            print(f"{args.config}: {issue}", file=err)
+            print(_config_issue(args.config, issue), file=err)
         return 1
     at = dt.datetime.now(dt.UTC)
-    if args.at:
+    if args.at is not None:  # an empty --at is an error, not "now"
         try:
             at = dt.datetime.fromisoformat(args.at)
         except ValueError:
@@ -133,12 +133,23 @@ def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _config_issue(config: str | None, issue: ConfigIssue) -> str:
+    """``CONFIG: path: message``; a problem with the file itself (unreadable, not YAML) already
+    names it, so it is not named twice."""
+    if config is None:  # the example PBX
+        return str(issue)
+    name = str(Path(config))
+    if issue.path == name or issue.path.startswith(name + ":"):
+        return str(issue)
+    return f"{config}: {issue}"
+
+
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         pbx = load_pbx(args.config)
     except PbxConfigError as exc:
         for issue in exc.issues:
-            print(f"{args.config}: {issue}", file=out)
+            print(_config_issue(args.config, issue), file=out)
         return 1
     counts = {name: len(getattr(pbx, name)) for name in ("dids", "extensions", "ai_assistants")}
     print(f"{args.config}: ok ({', '.join(f'{n} {k}' for k, n in counts.items())})", file=out)

@@ -15,7 +15,7 @@ import base64
 import datetime as dt
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -940,6 +940,32 @@ def test_follow_through_picks_an_untried_member_whatever_the_cursor_says() -> No
     assert chosen(two.callback(DialCallStatus="busy")) == "receptionist"
 
 
+def test_failovers_do_not_skew_the_round_robin_across_calls() -> None:
+    """Each call starts one member further on even when every member fails over: a call's
+    later picks go on in listed order and take no turn. (They used to take one each, so with
+    three members failing in every call, every call started at the first member.)"""
+    pbx = {
+        "dids": {"+15550000508": {"destination": "ai_load_balancer/all"}},
+        "ai_assistants": ASSISTANTS,
+        "ai_load_balancers": {
+            "all": {
+                "strategy": "round_robin",
+                "follow_through": True,
+                "members": ["receptionist", "retired", "support", "sales_bot"],
+            }
+        },
+    }
+    router = make_router(pbx)
+    members = ["receptionist", "support", "sales_bot"]  # retired is inactive
+    for sid in range(7):
+        call = PlatformCall(router, "+15550000508", sid=f"CA{sid}")
+        tried = [chosen(call.start())]
+        tried += [chosen(call.callback(DialCallStatus="busy")) for _ in range(2)]
+        turn = sid % 3
+        assert tried == members[turn:] + members[:turn]
+        assert_doc(call.callback(DialCallStatus="failed"), NOBODY)
+
+
 @pytest.mark.parametrize("status", ["completed", "answered"])
 def test_a_connected_follow_through_ends_with_a_hangup_not_an_empty_document(status: str) -> None:
     """D6: OPBX answered HTTP 204 with an empty body."""
@@ -1232,6 +1258,132 @@ def test_changing_any_character_to_any_other_character_is_refused() -> None:
             if render(press_one(router, with_token(tampered))) != refused:
                 accepted.append((position, changed))
     assert accepted == []
+
+
+#: What a character of a callback URL is changed to: URL syntax, letters and digits, characters
+#: a URL should not hold at all.
+REPLACEMENTS = "x0Z-._~%?&=#/;:@+ é\x00\n"
+
+
+def _damaged(url: str, token: str) -> Iterator[tuple[int, str, str]]:
+    """Every single-character change of ``url`` outside ``token``: (position, new character,
+    damaged url)."""
+    start = url.index(token)
+    for position, original in enumerate(url):
+        if start <= position < start + len(token):
+            continue  # the token's own characters: the tests above
+        for changed in REPLACEMENTS:
+            if changed != original:
+                yield position, changed, url[:position] + changed + url[position + 1 :]
+
+
+@pytest.mark.parametrize("base_url", [BASE_URL, "https://pbx.example.com/voice?tenant=7&x=y"])
+@pytest.mark.parametrize(
+    ("to", "callback", "expected"),
+    [
+        ("+15550000701", {"Digits": "1"}, PRESSED_ONE),
+        ("+15550000701", {"Digits": ""}, gather(NO_INPUT, "<Say>Press 1</Say>", timeout=5)),
+        ("+15550000701", {}, gather(NO_INPUT, "<Say>Press 1</Say>", timeout=5)),
+        ("+15550000702", {"DialCallStatus": "no-answer"}, ring(30, "1002")),
+        ("+15550000702", {"DialCallStatus": "completed"}, HANGUP),
+    ],
+    ids=["menu-digit", "menu-no-input", "menu-no-input-absent", "ring-group-next",
+         "ring-group-answered"],
+)  # fmt: skip
+def test_changing_any_other_character_of_the_callback_url_routes_the_same_or_refuses(
+    base_url: str, to: str, callback: dict[str, str], expected: str
+) -> None:
+    """Scheme, host, path, the parameter's name, its "?", "=" and "&", other parameters: the
+    router reads only the state parameter (docs/routing.md), so a change elsewhere routes the
+    call as the genuine callback does, and one that loses the parameter gets the error
+    document. Never a crash, and never another routing: above all not the call's first
+    request again (a menu from the start, or ringing a group again after an answer)."""
+    config = {
+        **SIGNED,
+        "dids": {**SIGNED["dids"], "+15550000702": {"destination": "ring_group/line"}},
+        "extensions": {"1001": {"type": "user"}, "1002": {"type": "user"}},
+        "ring_groups": {"line": {"strategy": "sequential", "members": ["1001", "1002"]}},
+    }
+    router = Router(load_pbx(config), base_url=base_url, secret=SECRET, clock=Clock())
+    fields = {"CallSid": "CA1", "From": CALLER, "To": to, "Direction": "inbound"}
+    url = only(actions(checked(router.handle(CallRequest.from_payload(fields)))), str)
+    token = parse_qs(urlsplit(url).query)[STATE_PARAMETER][0]
+    assert url.endswith(f"{STATE_PARAMETER}={token}")
+
+    def outcome(at: str) -> str:
+        doc = checked(router.handle(CallRequest.from_payload({**fields, **callback}, url=at)))
+        return without_actions(doc)
+
+    genuine = outcome(url)
+    assert_cxml_equal(genuine, f"<Response>{expected}</Response>")
+    refused = without_actions(Response([Say(MESSAGES.cannot_continue), Hangup()]))
+    seen: Counter[str] = Counter()
+    wrong = []
+    for position, changed, damaged in _damaged(url, token):
+        got = outcome(damaged)
+        if got == genuine:
+            seen["same"] += 1
+        elif got == refused:
+            seen["refused"] += 1
+        else:
+            wrong.append((position, changed, damaged, got))
+    assert wrong == []
+    # both outcomes happen: the check is not vacuous either way
+    assert seen["same"] > 0
+    assert seen["refused"] > 0
+
+
+def test_a_scheme_host_or_path_rewrite_continues_the_call() -> None:
+    """What a proxy does to the whole URL, not one character: documented as harmless."""
+    router = make_router(SIGNED)
+    token = started(router)
+    query = urlencode({STATE_PARAMETER: token})
+    for url in (
+        f"http://pbx.example.com/voice?{query}",
+        f"https://127.0.0.1:8443/voice?{query}",
+        f"https://pbx.example.com/internal/cxml/voice?{query}",
+        f"/voice?{query}",
+        f"https://pbx.example.com/voice?proxy=1&{query}&trace=abc",
+    ):
+        assert_doc(press_one(router, url), PRESSED_ONE)
+
+
+def test_a_callback_that_lost_its_state_is_refused_not_restarted() -> None:
+    """A Gather or Dial callback whose URL lost the state parameter (a proxy dropping the
+    query, a misspelt name) cannot be continued; it is not taken for the call's first request.
+    A real first request still is."""
+    router = make_router(SIGNED)
+    token = started(router)
+    fields = {"CallSid": "CA1", "From": CALLER, "To": "+15550000701"}
+
+    def handled(url: str | None, **more: str) -> Response:
+        return checked(router.handle(CallRequest.from_payload({**fields, **more}, url=url)))
+
+    for url in (
+        BASE_URL,
+        None,
+        f"{BASE_URL}?{STATE_PARAMETER.upper()}={token}",
+        f"{BASE_URL}?state={token}",
+        f"{BASE_URL}#{STATE_PARAMETER}={token}",
+        f"{BASE_URL}?{STATE_PARAMETER}=",
+    ):
+        for more in ({"Digits": "1"}, {"Digits": ""}, {"DialCallStatus": "completed"}):
+            assert_doc(handled(url, **more), CANNOT_CONTINUE)
+    # without Digits or DialCallStatus, only a token of ours in the URL tells it apart
+    expired = started(make_router(SIGNED, clock=Clock(MONDAY_NOON - dt.timedelta(days=9))))
+    for url in (
+        f"{BASE_URL}?state={token}",
+        f"{BASE_URL}?x=1;{STATE_PARAMETER}={token}",
+        f"{BASE_URL}?{STATE_PARAMETER}x{token}",
+        f"{BASE_URL}?state={expired}",
+    ):
+        assert_doc(handled(url), CANNOT_CONTINUE)
+    # a first request, even with somebody else's token-like values in its URL, is one
+    menu = gather("<Say>Press 1</Say>", timeout=5)
+    foreign = started(make_router(SIGNED, secret=OTHER_SECRET))
+    jwt = f"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{'A' * 43}"
+    for url in (BASE_URL, None, f"{BASE_URL}?state={foreign}", f"{BASE_URL}?auth={jwt}"):
+        assert_doc(handled(url), menu)
 
 
 def test_a_token_signed_by_another_secret_is_refused() -> None:

@@ -2,8 +2,9 @@
 
 One test runs over the attack recipe of the security reference (§2.3): billion laughs,
 quadratic blowup, XXE (file and loopback HTTP), external DTDs, parameter entities, deep
-nesting, huge text, gzip, oversized bodies, processing instructions, XInclude, namespaces and
-the wrong root. For each payload, as bytes and (where text makes sense) as str:
+nesting, huge text, gzip, oversized bodies, processing instructions, XInclude, namespaces,
+the wrong root, attribute blowup (many attributes; one huge value), namespace declarations,
+schema locations and XSLT. For each payload, as bytes and (where text makes sense) as str:
 
 1. `parse` raises `CxmlParseError` itself, never lxml's error or a ValueError;
 2. the code is the expected one (12100 parse or forbidden, 12102 root, 11750 size);
@@ -12,8 +13,9 @@ the wrong root. For each payload, as bytes and (where text makes sense) as str:
 5. `parse` and `validate` each finish well under half a second.
 
 Positive controls keep those assertions honest: a permissive lxml parser does leak the secret,
-the loopback counter does count, the gzip payload is a valid document once decompressed, and
-the size and depth payloads parse once their limit is raised.
+the loopback counter does count, the gzip payload is a valid document once decompressed,
+the size and depth payloads parse once their limit is raised, and lxml reads the attribute
+blowups that ``MAX_ATTRIBUTES`` refuses.
 """
 
 from __future__ import annotations
@@ -246,6 +248,76 @@ def xinclude_declared_on_root(env: Env) -> str:
     )
 
 
+def _attributes(count: int, prefix: str = "a") -> str:
+    """``count`` empty attributes with distinct names (``prefix`` and a hex number)."""
+    return " ".join(f'{prefix}{i:x}=""' for i in range(count))
+
+
+def _most_attributes_under_the_cap(template: str, prefix: str = "a") -> str:
+    """``template`` (with ``{}`` where the attributes go) holding as many as fit in MAX_BYTES."""
+    low, high = 1, cxml.MAX_BYTES
+    while high - low > 1:  # the largest count whose document is within the size cap
+        middle = (low + high) // 2
+        fits = len(template.format(_attributes(middle, prefix)).encode()) <= cxml.MAX_BYTES
+        low, high = (middle, high) if fits else (low, middle)
+    return template.format(_attributes(low, prefix))
+
+
+def attribute_blowup(_: Env) -> str:
+    # About 7,800 attributes: within the size cap, so only the attribute cap answers.
+    return _most_attributes_under_the_cap("<Response><Say {}>hi</Say></Response>")
+
+
+def attribute_blowup_unknown_element(_: Env) -> str:
+    return _most_attributes_under_the_cap("<Response><Blowup {}/></Response>")
+
+
+def attribute_blowup_on_root(_: Env) -> str:
+    return _most_attributes_under_the_cap("<Response {}><Hangup/></Response>")
+
+
+def attribute_blowup_crafted_names(_: Env) -> str:
+    # Names sharing a long prefix, as hash-collision attacks craft them: the count is capped
+    # whatever the names are.
+    return _most_attributes_under_the_cap("<Response><Say {}>hi</Say></Response>", "collide" * 6)
+
+
+def attribute_blowup_uncapped(_: Env) -> str:
+    # 50,000 attributes (about 450 kB): read value by value, minutes of work.
+    return f"<Response><Say {_attributes(50_000)}>hi</Say></Response>"
+
+
+def huge_attribute_value(_: Env) -> str:
+    return '<Response><Say voice="' + "a" * (10 * 1024 * 1024 + 1) + '">hi</Say></Response>'
+
+
+def namespace_declaration_blowup(_: Env) -> str:
+    declarations = " ".join(f'xmlns:n{i:x}="urn:n"' for i in range(3_000))
+    return f"<Response><Say {declarations}>hi</Say></Response>"
+
+
+def schema_location(env: Env) -> str:
+    return (
+        '<Response xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        f' xsi:noNamespaceSchemaLocation="{env.url}/cxml.xsd"><Say>hi</Say></Response>'
+    )
+
+
+def schema_location_file(env: Env) -> str:
+    return (
+        '<Response xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        f' xsi:schemaLocation="urn:cxml {env.secret_file.as_uri()}"><Say>hi</Say></Response>'
+    )
+
+
+def xslt_stylesheet(env: Env) -> str:
+    return (
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        f'<xsl:template match="/"><xsl:copy-of select="document(\'{env.url}/x\')"/>'
+        "</xsl:template></xsl:stylesheet>"
+    )
+
+
 def namespaced_root(_: Env) -> str:
     return '<Response xmlns="urn:x"><Say>hi</Say></Response>'
 
@@ -284,6 +356,17 @@ ATTACKS = (
     Attack("pi-inside-response", pi_inside_response, 12100),
     Attack("xinclude", xinclude, 12100),
     Attack("xinclude-declared-on-root", xinclude_declared_on_root, 12100),
+    Attack("attribute-blowup", attribute_blowup, 12100),
+    Attack("attribute-blowup-unknown-element", attribute_blowup_unknown_element, 12100),
+    Attack("attribute-blowup-on-root", attribute_blowup_on_root, 12100),
+    Attack("attribute-blowup-crafted-names", attribute_blowup_crafted_names, 12100),
+    Attack("attribute-blowup-uncapped", attribute_blowup_uncapped, 12100, max_bytes=None),
+    Attack("huge-attribute-value", huge_attribute_value, 12100, max_bytes=None),
+    Attack("huge-attribute-value-capped", huge_attribute_value, 11750),
+    Attack("namespace-declaration-blowup", namespace_declaration_blowup, 12100),
+    Attack("schema-location-http", schema_location, 12100),
+    Attack("schema-location-file", schema_location_file, 12100),
+    Attack("xslt-stylesheet", xslt_stylesheet, 12100),
     Attack("namespaced-root", namespaced_root, 12100),
     Attack("wrong-root", wrong_root, 12102),
 )
@@ -395,6 +478,49 @@ def test_size_limit_is_the_only_objection(env: Env) -> None:
     err, _ = _timed_parse_error(body.encode(), max_bytes=len(body) - 1)
     assert err.code == 11750
     cxml.parse(body, max_bytes=len(body))
+
+
+def test_attribute_blowup_payloads_are_well_formed_and_fill_the_size_cap(env: Env) -> None:
+    """lxml itself reads every blowup payload (so the refusal is ours, not libxml2's), and the
+    capped ones are within MAX_BYTES (so the attribute cap answers, not the size cap)."""
+    for build, count in (
+        (attribute_blowup, None),
+        (attribute_blowup_unknown_element, None),
+        (attribute_blowup_on_root, None),
+        (attribute_blowup_crafted_names, None),
+        (attribute_blowup_uncapped, 50_000),
+    ):
+        payload = build(env).encode()
+        root = etree.fromstring(payload)
+        element = max(root.iter(), key=lambda e: len(e.attrib))
+        if count is None:
+            assert len(payload) <= cxml.MAX_BYTES
+            assert len(payload) > cxml.MAX_BYTES - 64  # as many as fit
+            assert len(element.attrib) > 1_000  # 7,800 short names; 1,300 long ones
+        else:
+            assert len(element.attrib) == count
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "<Response><Say {}>hi</Say></Response>",
+        "<Response><Blowup {}/></Response>",
+        "<Response {}><Hangup/></Response>",
+        "<Response><Gather><Say {}>hi</Say></Gather></Response>",
+        "<Response><Say>hi <emphasis {}>there</emphasis></Say></Response>",
+    ],
+    ids=["verb", "unknown-element", "root", "nested-verb", "inside-text"],
+)
+def test_attribute_limit_is_exact(template: str) -> None:
+    assert cxml.MAX_ATTRIBUTES == 64
+    at_limit = template.format(_attributes(cxml.MAX_ATTRIBUTES))
+    cxml.parse(at_limit)
+    assert [i for i in cxml.validate(at_limit) if i.code == 12100] == []  # read, not refused
+    over = "\n" + template.format(_attributes(cxml.MAX_ATTRIBUTES + 1))
+    err, _ = _timed_parse_error(over)
+    assert (err.code, err.line) == (12100, 2)
+    assert f"65 attributes, over the limit of {cxml.MAX_ATTRIBUTES}" in err.message
 
 
 # -- positions and leading junk -----------------------------------------------------------

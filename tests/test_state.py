@@ -1,18 +1,20 @@
 """State stores: one behaviour suite run against MemoryStore and a real Redis server.
 
 The Redis tests start their own ``redis-server`` on 127.0.0.1 and a free port. Without the
-binary they are skipped locally and fail in CI (``CI`` set), where it is installed.
+binary they are skipped locally and fail in CI (``CI=true``, ``CI=1``; see `tests.ci`), where it
+is installed.
 """
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 import shutil
 import socket
 import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,8 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxml import CxmlError
+from cxml import CallRequest, CxmlError, Dial, Number, Response, Service, render, validate
+from flows.routing import Router, load_pbx
 from flows.routing._state import MemoryStore, RedisStore, StateStore, StateStoreError
+from tests.ci import running_in_ci
 
 if TYPE_CHECKING:
     import redis
@@ -34,7 +38,7 @@ PAST_TTL = TTL + 0.15
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
+    if running_in_ci():
         pytest.fail(f"{reason}; CI installs it, so this is a broken CI setup", pytrace=False)
     pytest.skip(f"{reason}; the RedisStore tests need it (CI runs them)")
 
@@ -126,6 +130,36 @@ def _wait_until_ready(process: subprocess.Popen[bytes], port: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+@pytest.mark.parametrize("value", ["true", "1", "TRUE", "yes", "True "])
+def test_a_missing_redis_fails_in_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """CI services set CI=true and .ci/run sets CI=1: both must turn a skip into a failure."""
+    monkeypatch.setenv("CI", value)
+    assert running_in_ci()
+    with pytest.raises(pytest.fail.Exception, match="broken CI setup"):
+        _unavailable("no redis-server binary on PATH")
+
+
+@pytest.mark.parametrize("value", [None, "", "0", "false", "no"])
+def test_a_missing_redis_skips_outside_ci(
+    monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", value)
+    assert not running_in_ci()
+    with pytest.raises(pytest.skip.Exception, match="CI runs them"):
+        _unavailable("no redis-server binary on PATH")
+
+
+def test_the_ci_script_sets_ci_before_it_runs_the_tests() -> None:
+    script = (Path(__file__).parent.parent / ".ci" / "run").read_text().splitlines()
+    exported = script.index('export CI="${CI:-1}"')
+    assert exported < script.index("python -m pytest")
+    # and nothing after it sets CI again
+    assert not [line for line in script[exported + 1 :] if "CI=" in line]
 
 
 class FakeClock:
@@ -485,3 +519,176 @@ def test_memory_and_redis_agree(
         assert _run(MemoryStore(), operations) == _run(redis_store, operations)
     finally:
         client.close()
+
+
+# --- routers sharing a RedisStore -------------------------------------------------------------
+
+#: A PBX with a round-robin ring group and a round-robin load balancer that follows through.
+SHARED_PBX: dict[str, object] = {
+    "dids": {
+        "+15550000103": {"destination": "ring_group/rotate"},
+        "+15550000501": {"destination": "ai_load_balancer/rr"},
+    },
+    "extensions": {"1001": {}, "1002": {}, "1003": {"status": "inactive"}, "1004": {}},
+    "ring_groups": {
+        "rotate": {
+            "strategy": "round_robin",
+            "timeout": 25,
+            "members": ["1001", "1002", "1003", "1004"],
+            "fallback": "hangup",
+        }
+    },
+    "ai_assistants": {
+        "receptionist": {"provider": "retell", "config": {"phone_number": "+14155551234"}},
+        "support": {"provider": "vapi", "config": {"phone_number": "+14155552222"}},
+        "sales_bot": {"provider": "synthflow", "config": {"phone_number": "+14155553333"}},
+    },
+    "ai_load_balancers": {
+        "rr": {
+            "strategy": "round_robin",
+            "follow_through": True,
+            "members": ["receptionist", "support", "sales_bot"],
+        }
+    },
+}
+BY_PROVIDER = {"retell": "receptionist", "vapi": "support", "synthflow": "sales_bot"}
+NOON = dt.datetime(2026, 11, 23, 17, 0, tzinfo=dt.UTC)
+
+
+def _routers(stores: list[StateStore]) -> list[Router]:
+    """One Router per store, as separate processes would build them: same PBX and secret."""
+    return [
+        Router(
+            load_pbx(SHARED_PBX),
+            base_url="https://pbx.example.com/voice",
+            secret="shared-secret-of-every-process",
+            store=store,
+            clock=lambda: NOON,
+        )
+        for store in stores
+    ]
+
+
+def _handle(router: Router, fields: dict[str, str], url: str | None = None) -> Response:
+    doc = router.handle(CallRequest.from_payload(fields, url=url))
+    assert validate(doc) == [], render(doc)
+    return doc
+
+
+def _rung(doc: Response) -> tuple[str, str | None]:
+    """The one number a ring-group attempt dials, and its callback."""
+    (dial,) = doc.children
+    assert isinstance(dial, Dial), render(doc)
+    (number,) = dial.children
+    assert isinstance(number, Number)
+    assert isinstance(number.text, str)
+    return number.text, dial.action
+
+
+def _assistant(doc: Response) -> tuple[str, str | None]:
+    """The assistant a balancer's document dials, and its callback."""
+    (dial,) = doc.children
+    assert isinstance(dial, Dial), render(doc)
+    (service,) = dial.children
+    assert isinstance(service, Service)
+    assert service.provider is not None
+    return BY_PROVIDER[service.provider], dial.action
+
+
+def _ring_group_orders(routers: list[Router], calls: int) -> list[list[str]]:
+    """The order each call rings the group in: call i starts on router i % 2 and every
+    callback goes to the other router than the request before it."""
+    orders = []
+    for i in range(calls):
+        fields = {"CallSid": f"CA-rr-{i}", "From": "+12125551234", "To": "+15550000103"}
+        turn = i
+        rung, action = _rung(_handle(routers[turn % 2], fields))
+        order = [rung]
+        while action is not None:
+            turn += 1
+            doc = _handle(routers[turn % 2], {**fields, "DialCallStatus": "no-answer"}, action)
+            if doc.children and isinstance(doc.children[0], Dial):
+                rung, action = _rung(doc)
+                order.append(rung)
+            else:
+                assert render(doc).endswith("<Hangup/></Response>")  # the fallback
+                action = None
+        orders.append(order)
+    return orders
+
+
+def _balancer_picks(routers: list[Router], calls: int) -> list[list[str]]:
+    picks = []
+    for i in range(calls):
+        fields = {"CallSid": f"CA-alb-{i}", "From": "+12125551234", "To": "+15550000501"}
+        turn = i
+        name, action = _assistant(_handle(routers[turn % 2], fields))
+        tried = [name]
+        while action is not None:
+            turn += 1
+            doc = _handle(routers[turn % 2], {**fields, "DialCallStatus": "busy"}, action)
+            if isinstance(doc.children[0], Dial):
+                name, action = _assistant(doc)
+                tried.append(name)
+            else:
+                action = None
+        picks.append(tried)
+    return picks
+
+
+def test_two_routers_on_one_redis_store_share_the_round_robin(redis_port: int) -> None:
+    """Two processes (two Routers, each with its own Redis connection) serve calls in turn; the
+    rotation is one shared cursor, so every call starts one member further on, whichever
+    router takes it, and every callback is continued by the other router."""
+    prefix = f"routers:{uuid.uuid4().hex}:"
+    clients = [_client(redis_port), _client(redis_port)]
+    try:
+        routers = _routers([RedisStore(client, prefix=prefix) for client in clients])
+        # 1003 is inactive: three members rotate, each call ringing all three once.
+        assert _ring_group_orders(routers, 4) == [
+            ["1001", "1002", "1004"],
+            ["1002", "1004", "1001"],
+            ["1004", "1001", "1002"],
+            ["1001", "1002", "1004"],
+        ]
+        members = ["receptionist", "support", "sales_bot"]
+        assert _balancer_picks(routers, 4) == [members[i:] + members[:i] for i in (0, 1, 2, 0)]
+        # the cursors live in Redis: one increment per call
+        keys: list[bytes | str] = clients[0].keys(f"{prefix}*")
+        assert sorted(clients[0].get(key) or b"" for key in keys) == [b"4", b"4"]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_routers_with_stores_of_their_own_do_not_share_the_rotation() -> None:
+    """The positive control: the same alternation over two MemoryStores (two processes without
+    Redis) repeats members, which the shared store prevents."""
+    orders = _ring_group_orders(_routers([MemoryStore(), MemoryStore()]), 4)
+    assert [order[0] for order in orders] == ["1001", "1001", "1002", "1002"]
+
+
+def test_concurrent_calls_on_two_routers_share_the_rotation_exactly(redis_port: int) -> None:
+    """Calls arriving at once on both routers still take the turns one by one: over 3 x 20
+    calls each member is the first rung exactly 20 times."""
+    prefix = f"routers:{uuid.uuid4().hex}:"
+    clients = [_client(redis_port), _client(redis_port)]
+    try:
+        routers = _routers([RedisStore(client, prefix=prefix) for client in clients])
+        start = threading.Barrier(2)
+
+        def serve(which: int) -> list[str]:
+            start.wait(timeout=10)
+            firsts = []
+            for i in range(30):
+                fields = {"CallSid": f"CA{which}-{i}", "From": "+12125551234", "To": "+15550000103"}
+                firsts.append(_rung(_handle(routers[which], fields))[0])
+            return firsts
+
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(serve, which) for which in (0, 1)]
+            firsts = [name for future in futures for name in future.result(timeout=60)]
+        assert Counter(firsts) == {"1001": 20, "1002": 20, "1004": 20}
+    finally:
+        for client in clients:
+            client.close()

@@ -10,6 +10,8 @@ State shared across calls (round-robin cursors) goes through a `StateStore`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
@@ -58,6 +60,16 @@ STATE_PARAMETER: Final = "cxmlflow"
 #: How many automatic steps (business hours, forwards, fallbacks) one request may take.
 MAX_STEPS: Final = 16
 _CONNECTED: Final = frozenset({"completed", "answered"})
+#: A run of base64url characters, a dot and 43 more: where a token of ours (base64url JSON,
+#: ".", a base64url HMAC-SHA256) may be in a URL. Tried at the start of every run (a
+#: lookahead: runs may overlap, "name.token.mac") and possessive, so a scan is linear.
+_TOKEN_RUN: Final = re.compile(r"(?<![A-Za-z0-9_-])(?=([A-Za-z0-9_-]++)\.([A-Za-z0-9_-]{43}))")
+#: The base64url of '{"', which starts every token's payload.
+_TOKEN_HEAD: Final = re.compile("eyJ")
+#: A damaged callback is a mishap, not an attack (a forger gains nothing over sending a first
+#: request): a bounded search finds a token that a single damaged character moved.
+_TOKEN_RUNS_CHECKED: Final = 8
+_TOKEN_STARTS_CHECKED: Final = 4
 _FAILED: Final = frozenset({"busy", "no-answer", "failed", "canceled"})
 _INTERNAL: Final = frozenset({"subscriber", "application"})
 
@@ -386,6 +398,14 @@ class Router:
             candidates = [m for m in candidates if m.weight > 0]
         if not candidates:
             return None
+        if balancer.strategy == "round_robin" and tried:
+            # A call's later picks go on in listed order from the member it started at: only
+            # its first pick takes a turn, so failovers never skew the rotation across calls.
+            names = [m.assistant for m in balancer.members]
+            if tried[-1] in names:
+                left = {m.assistant for m in candidates}
+                start = names.index(tried[-1]) + 1
+                return next(n for n in names[start:] + names[:start] if n in left)
         turn = self._cursor(f"ai_load_balancer:{balancer.id}:cursor")
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
@@ -418,10 +438,12 @@ class Router:
 
     def _state(self, request: CallRequest) -> dict[str, Any] | None:
         """The signed state of a callback URL; None for a call's first request."""
-        if request.url is None:
-            return None
-        values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER)
+        values = None
+        if request.url is not None:
+            values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER)
         if not values:
+            if self._lost_state(request):
+                raise _StopError(self.messages.cannot_continue)
             return None
         try:
             state = verify(values[-1], self._secret, now=self.clock().timestamp())
@@ -430,6 +452,27 @@ class Router:
         if state.get("c") != (request.call_sid or ""):
             raise _StopError(self.messages.cannot_continue)  # another call's callback
         return state
+
+    def _lost_state(self, request: CallRequest) -> bool:
+        """Whether a request without a state parameter is a callback that lost it: one with
+        what only callbacks carry (a Gather's Digits, a Dial's DialCallStatus), or a URL that
+        holds a token this router signed somewhere else (a damaged parameter name or
+        separator). Served as a first request, it would route the call again from the start:
+        ring a group again after the call was answered, or reset a menu.
+        """
+        if request.digits is not None or request.dial_call_status is not None:
+            return True
+        runs = itertools.islice(_TOKEN_RUN.finditer(request.url or ""), _TOKEN_RUNS_CHECKED)
+        for run in runs:
+            head, mac = run.group(1), run.group(2)
+            starts = itertools.islice(_TOKEN_HEAD.finditer(head), _TOKEN_STARTS_CHECKED)
+            for start in starts:
+                try:
+                    verify(f"{head[start.start() :]}.{mac}", self._secret, now=0)
+                except SignatureError:
+                    continue
+                return True  # signed by us, expired or not
+        return False
 
     def _resume(self, call: _Call, state: dict[str, Any]) -> list[Node]:
         metadata = state.get("md")
