@@ -8,7 +8,36 @@
 
 from __future__ import annotations
 
-from ._errors import CallRequestError, CxmlError, CxmlParseError, CxmlValueError
+from ._errors import (
+    CallRequestError,
+    CxmlError,
+    CxmlParseError,
+    CxmlValueError,
+    ScenarioError,
+    SimulationError,
+    StreamError,
+)
+from ._interpret import (
+    AppRequest,
+    CallTrace,
+    Dialed,
+    DialedTarget,
+    Ended,
+    ErrorEvent,
+    Event,
+    Forked,
+    Gathered,
+    Paused,
+    Played,
+    Recorded,
+    Redirected,
+    Requested,
+    Said,
+    Skipped,
+    Streamed,
+    interpret,
+    interpret_async,
+)
 from ._model import (
     Coach,
     Conference,
@@ -43,13 +72,17 @@ from ._model import (
 from ._parse import MAX_BYTES, MAX_DEPTH, parse
 from ._render import render
 from ._request import CallRequest
+from ._scenario import DialOutcome, Input, Scenario
+from ._stream import StreamChannel, StreamConnector, StreamResult, StreamScript, websocket_connector
 from ._validate import Issue, validate
 
 __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
+    "AppRequest",
     "CallRequest",
     "CallRequestError",
+    "CallTrace",
     "Coach",
     "Conference",
     "Connect",
@@ -59,38 +92,66 @@ __all__ = [
     "CxmlValueError",
     "Description",
     "Dial",
+    "DialOutcome",
+    "Dialed",
+    "DialedTarget",
     "Element",
+    "Ended",
+    "ErrorEvent",
+    "Event",
+    "Forked",
     "Gather",
+    "Gathered",
     "Hangup",
     "Header",
+    "Input",
     "Issue",
     "Node",
     "Number",
     "Parameter",
     "Pause",
+    "Paused",
     "Play",
+    "Played",
     "Record",
+    "Recorded",
     "Redirect",
+    "Redirected",
     "Reject",
+    "Requested",
     "Response",
+    "Said",
     "Say",
+    "Scenario",
+    "ScenarioError",
     "Service",
+    "SimulationError",
     "Sip",
+    "Skipped",
     "Speech",
     "Start",
     "Stop",
     "Stream",
+    "StreamChannel",
+    "StreamConnector",
+    "StreamError",
+    "StreamResult",
+    "StreamScript",
+    "Streamed",
     "System",
     "Tool",
     "User",
+    "interpret",
+    "interpret_async",
     "parse",
     "render",
     "validate",
+    "websocket_connector",
 ]
 
 # Public names report the public module, so reprs and docs do not leak private paths.
 for _name in __all__:
     _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and not isinstance(_obj, int):
-        _obj.__module__ = "cxml"
+    if isinstance(_obj, type) or hasattr(_obj, "__code__"):
+        _obj.__module__ = "cxml"  # classes and functions; not constants or type aliases
 del _name, _obj
