@@ -597,7 +597,7 @@ class _Run:
             if length.isdigit() and int(length) > self.max_bytes:
                 raise self.fail(11750, f"the body is {length} bytes, over {self.max_bytes}", url)
             data = bytearray()
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():  # identity only, checked above
                 data += chunk
                 if len(data) > self.max_bytes:
                     raise self.fail(11750, f"the body is over {self.max_bytes} bytes", url)
