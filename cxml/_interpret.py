@@ -320,7 +320,7 @@ class CallTrace:
         return "\n".join(_line(e) for e in self.events) + "\n"
 
 
-def _short(url: str | None, width: int = 96) -> str:
+def _short(url: str | None, width: int = 72) -> str:
     if url is None:
         return "(first request)"
     return url if len(url) <= width else url[: width - 1] + "…"
@@ -337,8 +337,12 @@ def _prompt_line(event: Event) -> str:
     return type(event).__name__
 
 
+def _head(event: Event) -> str:
+    return f"[{event.at:7.1f}s] "
+
+
 def _line(event: Event) -> str:
-    head = f"[{event.at:7.1f}s] "
+    head = _head(event)
     if isinstance(event, Requested):
         shown = {
             k: v
@@ -358,7 +362,7 @@ def _line(event: Event) -> str:
     if isinstance(event, Said | Played | Paused):
         return head + _prompt_line(event)
     if isinstance(event, Gathered):
-        prompts = "; ".join(_prompt_line(p) for p in event.prompts)
+        prompts = "".join(f"{_head(p)}  {_prompt_line(p)}\n" for p in event.prompts)
         if event.digits is not None:
             got = f"pressed {event.digits}"
         elif event.speech is not None:
@@ -366,14 +370,15 @@ def _line(event: Event) -> str:
         else:
             got = "no input"
         sent = " -> action" if event.requested else " -> next verb"
-        return f"{head}gather {'/'.join(event.input)} [{prompts}]: {got}{sent}"
+        return f"{prompts}{head}gather ({' '.join(event.input)}): {got}{sent}"
     if isinstance(event, Dialed):
         targets = ", ".join(
-            f"{t.kind} {t.target} {t.status}" + (f" {t.duration:g}s" if t.duration else "")
+            f"{t.kind} {t.target}" + ("" if len(event.targets) == 1 else f" {t.status}")
             for t in event.targets
         )
+        talk = f" {event.duration:g}s" if event.status == "completed" else ""
         sent = " -> action" if event.action else ""
-        return f"{head}dial {targets} => {event.status} {event.duration:g}s{sent}"
+        return f"{head}dial {targets} (timeout {event.timeout}s): {event.status}{talk}{sent}"
     if isinstance(event, Recorded):
         return f"{head}record {event.duration:g}s" + (f" {event.url}" if event.url else "")
     if isinstance(event, Redirected):

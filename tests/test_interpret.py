@@ -635,7 +635,8 @@ def test_a_bad_scenario_names_the_path(data: dict[str, Any], path: str) -> None:
 def test_the_simulate_call_fixture_runs_a_call_with_in_process_peers(
     simulate_call: CallSimulator,  # noqa: F811 (the fixture imported above)
 ) -> None:
-    trace = simulate_call(lambda _: stream_doc(), to="+14155550100", scenario={"stream": {}})
+    scenario = {"stream": {"dtmf": "1"}}  # echo hangs up once its mark is played
+    trace = simulate_call(lambda _: stream_doc(), to="+14155550100", scenario=scenario)
     assert trace.call.to == "+14155550100"
     assert simulate_call.peers.opened[0][0] == "wss://bot.example.com/s"
     assert simulate_call.traces == [trace]
@@ -646,8 +647,8 @@ def test_the_transcript_reads_like_the_call() -> None:
     text = interpret(app, CALL, {"gather": ["1"]}, url=APP_URL).transcript()
     lines = text.splitlines()
     assert lines[0].endswith(f"POST {APP_URL}")
-    assert 'say (woman, en-US): "Press 1"' in lines[1]
-    assert "pressed 1 -> action" in lines[1]
-    assert lines[2].endswith("POST https://app.example.com/voice/menu Digits=1")
+    assert lines[1].endswith('  say (woman, en-US): "Press 1"')
+    assert lines[2].endswith("gather (dtmf): pressed 1 -> action")
+    assert lines[3].endswith("POST https://app.example.com/voice/menu Digits=1")
     assert lines[-1].endswith("end: hangup")
     assert isinstance(interpret(app, CALL).events[-1], Ended)
