@@ -38,6 +38,7 @@ from ._interpret import (
     interpret,
     interpret_async,
 )
+from ._interpret_peers import PeerChannel, StreamPeers, echo_peer
 from ._model import (
     Coach,
     Conference,
@@ -111,6 +112,7 @@ __all__ = [
     "Parameter",
     "Pause",
     "Paused",
+    "PeerChannel",
     "Play",
     "Played",
     "Record",
@@ -135,12 +137,14 @@ __all__ = [
     "StreamChannel",
     "StreamConnector",
     "StreamError",
+    "StreamPeers",
     "StreamResult",
     "StreamScript",
     "Streamed",
     "System",
     "Tool",
     "User",
+    "echo_peer",
     "interpret",
     "interpret_async",
     "parse",

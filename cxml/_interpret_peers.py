@@ -1,7 +1,7 @@
 """In-process stream peers for simulated calls: the app side of a media stream, scripted.
 
 A peer answers each frame the platform sends with the frames a ``reply`` function returns,
-so a test knows exactly what was exchanged, without a socket. `echo` is the usual script.
+so a test knows exactly what was exchanged, without a socket. `echo_peer` is the usual script.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 from ._stream import StreamChannel
 
-__all__ = ["PeerChannel", "Peers", "Reply", "echo"]
+__all__ = ["PeerChannel", "Reply", "StreamPeers", "echo_peer"]
 
 #: What the peer sends back for one platform frame: JSON text to send, None to close.
 Reply = Callable[[dict[str, Any]], list[str | None]]
 
 
-def echo(frame: dict[str, Any]) -> list[str | None]:
+def echo_peer(frame: dict[str, Any]) -> list[str | None]:
     """Echo caller audio; answer a DTMF key with a mark; close once the mark comes back."""
     sid = frame.get("streamSid")
     if frame["event"] == "media":
@@ -59,10 +59,10 @@ class PeerChannel:
         self.closed = True
 
 
-class Peers:
+class StreamPeers:
     """A connector handing out `PeerChannel`s, remembering each (url, parameters, channel)."""
 
-    def __init__(self, reply: Reply = echo) -> None:
+    def __init__(self, reply: Reply = echo_peer) -> None:
         self.reply = reply
         self.opened: list[tuple[str, dict[str, str], PeerChannel]] = []
 

@@ -7,7 +7,7 @@ import the fixture into a test module); then any test can ask for it::
         trace = simulate_call(router.handle, to="+14155550100", scenario={"gather": ["1"]})
         assert [t.target for d in trace.of(cxml.Dialed) for t in d.targets] == ["1001"]
 
-Streams go to in-process peers (`Peers`, echoing by default), so a test never opens a socket
+Streams go to in-process peers (`StreamPeers`, echoing by default), so a test never opens a socket
 unless it passes ``connector=cxml.websocket_connector`` (or its own).
 """
 
@@ -19,17 +19,17 @@ from typing import Any
 import pytest
 
 from ._interpret import App, CallTrace, interpret
-from ._interpret_peers import PeerChannel, Peers, Reply, echo
+from ._interpret_peers import StreamPeers
 from ._scenario import Scenario
 
-__all__ = ["CallSimulator", "PeerChannel", "Peers", "Reply", "echo", "simulate_call"]
+__all__ = ["CallSimulator", "simulate_call"]
 
 
 class CallSimulator:
     """Runs calls with `cxml.interpret`; keeps the traces and the stream peers it opened."""
 
-    def __init__(self, peers: Peers | None = None) -> None:
-        self.peers = peers if peers is not None else Peers()
+    def __init__(self, peers: StreamPeers | None = None) -> None:
+        self.peers = peers if peers is not None else StreamPeers()
         self.traces: list[CallTrace] = []
 
     def __call__(

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import yaml
 
 import cxml
-from cxml.pytest_plugin import Peers
 
 from .routing import EXAMPLE_PBX, PbxConfigError, Router, load_pbx
 
@@ -174,7 +173,7 @@ def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _offline_peer(script: cxml.StreamScript) -> Peers:
+def _offline_peer(script: cxml.StreamScript) -> cxml.StreamPeers:
     """A stream peer that takes all the caller's audio and keys, then hangs up: what a stream
     does without a network, the same on every run."""
     expected = math.ceil(len(script.caller_audio) / 160) + len(script.dtmf)
@@ -186,7 +185,7 @@ def _offline_peer(script: cxml.StreamScript) -> Peers:
         done = (frame["event"] == "start" and expected == 0) or counted[0] == expected
         return [None] if done and frame["event"] != "connected" else []
 
-    return Peers(reply)
+    return cxml.StreamPeers(reply)
 
 
 def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -3,7 +3,7 @@
 Each test's application is a small function returning documents, so what the platform must do
 with them (post results, fall through, replace the document, hang up) is the only thing under
 test. HTTP applications run against httpx's MockTransport; streams against in-process peers
-(`cxml.pytest_plugin.Peers`) or, in `test_interpret_router.py`, real WebSockets on loopback.
+(`cxml.StreamPeers`) or, in `test_interpret_router.py`, real WebSockets on loopback.
 """
 
 from __future__ import annotations
@@ -53,12 +53,14 @@ from cxml import (
     Stream,
     Streamed,
     StreamError,
+    StreamPeers,
     StreamScript,
+    echo_peer,
     interpret,
     interpret_async,
     render,
 )
-from cxml.pytest_plugin import CallSimulator, Peers, echo, simulate_call  # noqa: F401 (fixture)
+from cxml.pytest_plugin import CallSimulator, simulate_call  # noqa: F401 (fixture)
 
 CALL = {"CallSid": "CA1", "From": "+12125551234", "To": "+14155550100", "Direction": "inbound"}
 APP_URL = "https://app.example.com/voice/start"
@@ -77,7 +79,7 @@ class Pages:
 
 
 def run(doc: Response, scenario: Mapping[str, Any] | Scenario | None = None) -> CallTrace:
-    return interpret(lambda _: doc, CALL, scenario, connector=Peers())
+    return interpret(lambda _: doc, CALL, scenario, connector=StreamPeers())
 
 
 def kinds(trace: CallTrace) -> list[str]:
@@ -515,7 +517,7 @@ def stream_doc(action: str | None = None) -> Response:
 
 
 def test_a_stream_carries_the_caller_audio_and_records_what_came_back() -> None:
-    peers = Peers(echo)
+    peers = StreamPeers(echo_peer)
     trace = interpret(
         lambda _: stream_doc(), CALL, {"stream": {"seconds": 0.1, "dtmf": "5"}}, connector=peers
     )
@@ -544,7 +546,7 @@ def test_a_stream_that_sends_nonsense_is_recorded_and_ended_not_a_crash() -> Non
     def nonsense(frame: dict[str, Any]) -> list[str | None]:
         return ["{not json"] if frame["event"] == "start" else []
 
-    trace = interpret(lambda _: stream_doc(), CALL, connector=Peers(nonsense))
+    trace = interpret(lambda _: stream_doc(), CALL, connector=StreamPeers(nonsense))
     assert [(e.code, e.fatal) for e in trace.of(ErrorEvent)] == [(31950, False)]
     assert trace.of(Streamed)[0].result.ended_by == "error"
     assert trace.said == ("After the stream",)
@@ -567,7 +569,7 @@ def test_a_caller_that_hangs_up_on_the_stream_ends_the_call() -> None:
         return [json.dumps({"event": "media", "streamSid": sid, "media": audio})]
 
     scenario = Scenario(stream=StreamScript(seconds=0.2, hangup_after=1.0))
-    trace = interpret(lambda _: stream_doc("/after"), CALL, scenario, connector=Peers(talker))
+    trace = interpret(lambda _: stream_doc("/after"), CALL, scenario, connector=StreamPeers(talker))
     assert trace.of(Streamed)[0].result.ended_by == "caller"
     assert (trace.ended.reason, trace.said) == ("caller-hangup", ())
     assert len(trace.requests) == 1  # nobody is left to ask for the action
@@ -575,7 +577,7 @@ def test_a_caller_that_hangs_up_on_the_stream_ends_the_call() -> None:
 
 def test_a_quiet_app_makes_the_caller_hang_up() -> None:
     scenario = Scenario(stream=StreamScript(seconds=0.02, idle_timeout=0.05))
-    trace = interpret(lambda _: stream_doc(), CALL, scenario, connector=Peers(lambda _: []))
+    trace = interpret(lambda _: stream_doc(), CALL, scenario, connector=StreamPeers(lambda _: []))
     assert trace.of(Streamed)[0].result.ended_by == "idle"
     assert trace.ended.reason == "caller-hangup"
 
@@ -635,7 +637,7 @@ def test_a_bad_scenario_names_the_path(data: dict[str, Any], path: str) -> None:
 def test_the_simulate_call_fixture_runs_a_call_with_in_process_peers(
     simulate_call: CallSimulator,  # noqa: F811 (the fixture imported above)
 ) -> None:
-    scenario = {"stream": {"dtmf": "1"}}  # echo hangs up once its mark is played
+    scenario = {"stream": {"dtmf": "1"}}  # echo_peer hangs up once its mark is played
     trace = simulate_call(lambda _: stream_doc(), to="+14155550100", scenario=scenario)
     assert trace.call.to == "+14155550100"
     assert simulate_call.peers.opened[0][0] == "wss://bot.example.com/s"

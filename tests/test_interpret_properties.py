@@ -16,10 +16,11 @@ from cxml import (
     Input,
     Response,
     Scenario,
+    StreamPeers,
     StreamScript,
+    echo_peer,
     interpret,
 )
-from cxml.pytest_plugin import Peers, echo
 from cxml.strategies import responses
 from flows.routing import MemoryStore, Router, load_pbx
 from flows.strategies import pbx_configs
@@ -81,7 +82,7 @@ def test_any_document_runs_to_an_end_and_only_our_errors_are_recorded(
         return doc
 
     trace = interpret(app, {"CallSid": "CA1", "From": "+1212", "To": "1001"}, scenario,
-                      connector=Peers(echo))  # fmt: skip
+                      connector=StreamPeers(echo_peer))  # fmt: skip
     assert isinstance(trace.events[-1], Ended)
     assert sum(isinstance(e, Ended) for e in trace.events) == 1
     assert len(trace.requests) == len(seen) <= scenario.max_stages
