@@ -489,10 +489,9 @@ class _Run:
     # --- the loop over stages -------------------------------------------------------------
 
     async def run(self) -> CallTrace:
-        step: _Next | None = _Next(self.url)
+        step = _Next(self.url)
         try:
             for _ in range(self.scenario.max_stages):
-                assert step is not None
                 doc = await self.fetch(step)
                 step = await self.execute(doc, step.url)
             raise self.end("stage-limit")
@@ -781,6 +780,8 @@ class _Run:
             targets.append(target)
             rang.append((target, outcome))
         status, duration, seconds = self._dial_result(rang, timeout)
+        # Dial never answers by itself, but a callee who answers answers the caller's leg too.
+        self.answered = self.answered or status == "completed"
         action = self.resolve(verb.action, doc_url) if verb.action is not None else None
         self.add(
             Dialed,

@@ -231,6 +231,8 @@ def test_a_dial_without_action_goes_on_with_the_next_verb() -> None:
     assert trace.said == ("After the dial",)
     assert trace.of(Said)[0].at == 20  # it rang for the whole timeout
     assert not run(Response([Dial("1001"), Hangup()])).answered  # Dial never answers by itself
+    answered = run(Response([Dial("1001"), Hangup()]), {"dial": {"default": "completed"}})
+    assert answered.answered  # the callee did
 
 
 @pytest.mark.parametrize(
