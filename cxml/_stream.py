@@ -17,12 +17,15 @@ import contextlib
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
 
 from ._errors import ScenarioError, StreamError
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 __all__ = [
     "FRAME_BYTES",
@@ -67,10 +70,7 @@ StreamConnector = Callable[[str, Mapping[str, str]], Awaitable[StreamChannel]]
 class _WebSocketChannel:
     """A `StreamChannel` over a websockets client connection."""
 
-    def __init__(self, connection: object) -> None:
-        from websockets.asyncio.client import ClientConnection
-
-        assert isinstance(connection, ClientConnection)
+    def __init__(self, connection: ClientConnection) -> None:
         self._ws = connection
 
     async def send(self, text: str) -> None:
@@ -106,6 +106,7 @@ async def websocket_connector(
     ``parameters`` travel in the ``start`` frame, not here. Raises `StreamError` (31920) when
     the URL is not a WebSocket URL or the handshake fails.
     """
+    # websockets is imported when a stream opens, so `import cxml` stays as light as it was.
     from websockets.asyncio.client import connect
 
     if urlsplit(url).scheme not in ("ws", "wss"):
