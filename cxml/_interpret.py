@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, TypeAlias, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -429,6 +429,7 @@ class _Run:
         *,
         url: str | None,
         token: str | None,
+        origins: frozenset[str],
         timeout: float,
         max_bytes: int,
         connector: StreamConnector,
@@ -439,6 +440,7 @@ class _Run:
         self.scenario = scenario
         self.url = url
         self.token = token
+        self.origins = origins
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.connector = connector
@@ -528,7 +530,10 @@ class _Run:
         try:
             result: object = self.app(request)
             if inspect.isawaitable(result):
-                result = await result
+                async with asyncio.timeout(self.timeout):
+                    result = await result
+        except TimeoutError:
+            raise self.fail(11200, f"no answer within {self.timeout:g} s", url) from None
         except Exception as exc:  # the app's bug is the platform's HTTP 500
             raise self.fail(
                 11200, f"the application raised {type(exc).__name__}: {exc}", url
@@ -550,6 +555,9 @@ class _Run:
     async def fetch_http(self, url: str | None, method: str, body: dict[str, object]) -> Response:
         if url is None or urlsplit(url).scheme not in ("http", "https"):
             raise self.fail(11100, f"cannot request {url!r}: not an http(s) URL", url)
+        if _origin(url) not in self.origins:
+            # A document must not steer the simulator to hosts nobody asked it to call.
+            raise self.fail(11200, f"{_origin(url)} is not an allowed origin", url)
         if self.client is None:
             self.client = httpx.AsyncClient(
                 timeout=self.timeout,
@@ -925,6 +933,13 @@ class _Run:
         return await run_stream(channel, script, stream_sid=sid, start=start)
 
 
+def _origin(url: str) -> str:
+    """scheme://host:port, the unit of trust for the URLs a simulated call may request."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
 def _request(call: CallRequest | Mapping[str, object]) -> CallRequest:
     if isinstance(call, CallRequest):
         return call
@@ -940,6 +955,7 @@ async def interpret_async(
     *,
     url: str | None = None,
     token: str | None = None,
+    origins: Sequence[str] = (),
     timeout: float = 10.0,
     max_bytes: int = MAX_BYTES,
     connector: StreamConnector | None = None,
@@ -951,7 +967,12 @@ async def interpret_async(
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SimulationError(f"the application URL must be http(s): {app!r}", code=11100)
         first_url: str | None = url or app
+        try:
+            allowed = {_origin(u) for u in (app, url or app, *origins)}
+        except ValueError as exc:  # a bad port
+            raise SimulationError(f"not a usable URL: {exc}", code=11100) from None
     elif callable(app):
+        allowed = set()
         first_url = url
     else:
         raise SimulationError(
@@ -967,6 +988,7 @@ async def interpret_async(
         scenario,
         url=first_url,
         token=token,
+        origins=frozenset(allowed),
         timeout=timeout,
         max_bytes=max_bytes,
         connector=connector or websocket_connector,
@@ -982,6 +1004,7 @@ def interpret(
     *,
     url: str | None = None,
     token: str | None = None,
+    origins: Sequence[str] = (),
     timeout: float = 10.0,
     max_bytes: int = MAX_BYTES,
     connector: StreamConnector | None = None,
@@ -993,9 +1016,11 @@ def interpret(
     `Response` or CXML text) or an http(s) URL. ``call``: the first request (a `CallRequest`
     or its JSON body). ``scenario``: a `Scenario` (or its mapping form); default: nobody
     answers, the caller enters nothing. ``url``: the first request's URL (for a URL app,
-    default the app URL). ``token``: sent as ``Authorization: Bearer``. ``timeout``: seconds
-    per HTTP request. ``max_bytes``: the document size cap (11750). ``connector``: opens
-    media streams (default: a real WebSocket). ``transport``: an httpx transport for URL apps.
+    default the app URL). ``token``: sent as ``Authorization: Bearer``. ``origins``: URLs
+    whose origins (scheme, host, port) a URL app's documents may send the call to besides its
+    own. ``timeout``: seconds per request (HTTP, or an async callable). ``max_bytes``: the
+    document size cap (11750). ``connector``: opens media streams (default: a real
+    WebSocket). ``transport``: an httpx transport for URL apps.
 
     Only programming errors raise (`SimulationError`, `ScenarioError`, `CallRequestError`);
     whatever the application does is recorded in the trace. Use `interpret_async` inside a
@@ -1014,6 +1039,7 @@ def interpret(
             scenario,
             url=url,
             token=token,
+            origins=origins,
             timeout=timeout,
             max_bytes=max_bytes,
             connector=connector,

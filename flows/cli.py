@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--scenario", metavar="FILE", help="the scenario (YAML/JSON)")
     simulate.add_argument("--token", metavar="KEY", help="Bearer token for a URL application")
     simulate.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another origin a URL application may send the call to (repeatable)",
+    )
+    simulate.add_argument(
         "--connect-streams",
         action="store_true",
         help="open real WebSockets for <Connect><Stream> (default: an offline peer that "
@@ -214,7 +221,14 @@ def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     body = {"CallSid": "CA-cli", "From": args.caller, "To": args.to, "Direction": args.direction}
     connector = None if args.connect_streams else _offline_peer(scenario.stream)
     try:
-        trace = cxml.interpret(app, body, scenario, token=args.token, connector=connector)
+        trace = cxml.interpret(
+            app,
+            body,
+            scenario,
+            token=args.token,
+            origins=args.allow_origin,
+            connector=connector,
+        )
     except cxml.CxmlError as exc:
         print(f"error {exc.code}: {exc.message}", file=err)
         return 2

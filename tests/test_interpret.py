@@ -505,6 +505,31 @@ def test_an_unreachable_app_is_a_fetch_failure() -> None:
     assert [e.code for e in over_http(handler).errors] == [11200]
 
 
+def test_a_document_cannot_send_the_call_to_another_origin_unless_allowed() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        if request.url.host == "app.example.com":
+            return xml(Response([Redirect("http://169.254.169.254/latest/meta-data")]))
+        return xml(Response([Hangup()]))
+
+    trace = over_http(handler)
+    assert [e.code for e in trace.errors] == [11200]
+    assert asked == [APP_URL]
+    trace = over_http(handler, origins=["http://169.254.169.254"])
+    assert (trace.errors, trace.ended.reason) == ((), "hangup")
+
+
+def test_a_slow_async_application_times_out() -> None:
+    async def app(request: CallRequest) -> Response:
+        await asyncio.Event().wait()  # never answers
+        raise AssertionError("unreachable")
+
+    trace = interpret(app, CALL, timeout=0.05)
+    assert [e.code for e in trace.errors] == [11200]
+
+
 def test_an_action_with_a_scheme_the_platform_cannot_fetch_is_11100() -> None:
     trace = over_http(lambda _: xml(Response([Redirect("cx://container-app")])))
     assert [e.code for e in trace.errors] == [11100]
