@@ -39,6 +39,14 @@ from ._interpret import (
     interpret_async,
 )
 from ._interpret_peers import PeerChannel, StreamPeers, echo_peer
+from ._interpret_scenario import DialOutcome, Input, Scenario
+from ._interpret_stream import (
+    StreamChannel,
+    StreamConnector,
+    StreamResult,
+    StreamScript,
+    websocket_connector,
+)
 from ._model import (
     Coach,
     Conference,
@@ -73,8 +81,6 @@ from ._model import (
 from ._parse import MAX_BYTES, MAX_DEPTH, parse
 from ._render import render
 from ._request import CallRequest
-from ._scenario import DialOutcome, Input, Scenario
-from ._stream import StreamChannel, StreamConnector, StreamResult, StreamScript, websocket_connector
 from ._validate import Issue, validate
 
 __all__ = [

@@ -21,6 +21,8 @@ import attrs
 import httpx
 
 from ._errors import CxmlError, CxmlParseError, SimulationError, StreamError
+from ._interpret_scenario import NO_INPUT, DialOutcome, Input, Scenario
+from ._interpret_stream import StreamConnector, StreamResult, run_stream, websocket_connector
 from ._model import (
     Coach,
     Conference,
@@ -49,8 +51,6 @@ from ._model import (
 )
 from ._parse import MAX_BYTES, parse
 from ._request import CallRequest
-from ._scenario import NO_INPUT, DialOutcome, Input, Scenario
-from ._stream import StreamConnector, StreamResult, run_stream, websocket_connector
 
 __all__ = [
     "AppRequest",

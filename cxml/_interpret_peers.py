@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._stream import StreamChannel
+from ._interpret_stream import StreamChannel
 
 __all__ = ["PeerChannel", "Reply", "StreamPeers", "echo_peer"]
 

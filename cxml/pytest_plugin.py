@@ -20,7 +20,7 @@ import pytest
 
 from ._interpret import App, CallTrace, interpret
 from ._interpret_peers import StreamPeers
-from ._scenario import Scenario
+from ._interpret_scenario import Scenario
 
 __all__ = ["CallSimulator", "simulate_call"]
 

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, TypeAlias
 import attrs
 
 from ._errors import ScenarioError
-from ._stream import StreamScript
+from ._interpret_stream import StreamScript
 
 __all__ = ["DialOutcome", "Input", "Scenario"]
 
