@@ -274,11 +274,14 @@ def _said_text(text: object) -> str:
 
 @attrs.frozen(kw_only=True)
 class CallTrace:
-    """Everything one simulated call did: ``events`` in order, ``requests`` made."""
+    """Everything one simulated call did: ``events`` in order, ``requests`` made and the
+    ``documents`` they got."""
 
     call: CallRequest
     events: tuple[Event, ...]
     requests: tuple[AppRequest, ...]
+    #: The document each request got (None where it failed), in step with ``requests``.
+    documents: tuple[Response | None, ...] = ()
     answered: bool = False
 
     @property
@@ -448,6 +451,7 @@ class _Run:
         self.client: httpx.AsyncClient | None = None
         self.events: list[Event] = []
         self.requests: list[AppRequest] = []
+        self.documents: list[Response | None] = []
         self.now = 0.0
         self.stage = 0
         self.answered = False
@@ -506,6 +510,7 @@ class _Run:
             call=self.call,
             events=tuple(self.events),
             requests=tuple(self.requests),
+            documents=tuple(self.documents),
             answered=self.answered,
         )
 
@@ -517,9 +522,13 @@ class _Run:
         )
         self.requests.append(request)
         self.add(Requested, url=step.url, method=step.method, parameters=body)
+        self.documents.append(None)  # until the document is read
         if isinstance(self.app, str):
-            return await self.fetch_http(step.url, step.method, body)
-        return await self.fetch_callable(step.url, body)
+            doc = await self.fetch_http(step.url, step.method, body)
+        else:
+            doc = await self.fetch_callable(step.url, body)
+        self.documents[-1] = doc
+        return doc
 
     async def fetch_callable(self, url: str | None, body: dict[str, object]) -> Response:
         assert not isinstance(self.app, str)

@@ -159,6 +159,14 @@ def test_gather_input_ends_the_stage_and_posts_digits_to_the_relative_action() -
     assert [r.url for r in trace.requests] == [APP_URL, gathered.action]
 
 
+def test_the_trace_keeps_the_document_each_request_got() -> None:
+    app = menu(num_digits=1)
+    trace = interpret(app, CALL, {"gather": ["1"]}, url=APP_URL)
+    assert trace.documents == (app.pages[APP_URL], app.pages["https://app.example.com/voice/menu"])
+    failed = interpret(lambda _: "<Response>", CALL)
+    assert failed.documents == (None,)
+
+
 def test_gather_without_input_falls_through_to_the_next_verb() -> None:
     trace = interpret(menu(), CALL, {"gather": [None]}, url=APP_URL)
     assert trace.said == ("Press 1", "No input")
