@@ -302,6 +302,7 @@ def test_the_router_over_http_on_loopback_gives_the_same_trace_as_in_process() -
     assert remote.errors == ()
     assert remote.events == local.events
     assert remote.requests == local.requests
+    assert remote.documents == local.documents  # parsed from the wire == built in process
     assert Handler.tokens == ["Bearer domain-key"] * len(remote.requests)
     # the menu, its two retries, four ring-group attempts, then the receptionist
     assert len(remote.requests) == 8
