@@ -228,8 +228,8 @@ class _Session:
 
     async def send(self, event: dict[str, object]) -> None:
         async with self.lock:
-            self.sequence += 1
-            if event["event"] != "connected":
+            if event["event"] != "connected":  # the one frame without a number; start is 1
+                self.sequence += 1
                 event = {"event": event["event"], "sequenceNumber": str(self.sequence), **event}
             await self.channel.send(json.dumps(event, separators=(",", ":")))
 

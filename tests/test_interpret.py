@@ -561,6 +561,8 @@ def test_a_stream_carries_the_caller_audio_and_records_what_came_back() -> None:
     events = [f["event"] for f in channel.sent]
     assert events == ["connected", "start", *["media"] * 5, "dtmf", "mark"]
     start = channel.sent[1]
+    assert "sequenceNumber" not in channel.sent[0]
+    assert [f["sequenceNumber"] for f in channel.sent[1:4]] == ["1", "2", "3"]
     assert start["start"]["customParameters"] == {"who": "test"}
     assert start["start"]["mediaFormat"] == {
         "encoding": "audio/x-mulaw",
