@@ -150,7 +150,7 @@ class DialedTarget:
 class Dialed(Event):
     """``<Dial>``: every target rang at once; ``status`` and ``duration`` (seconds of talk)
     are what the platform reports as DialCallStatus and DialCallDuration; ``action`` is where
-    they were POSTed (None: the document went on)."""
+    they were POSTed (None: the document went on); ``headers`` are its ``<Header>``s."""
 
     targets: tuple[DialedTarget, ...]
     status: str
@@ -158,6 +158,8 @@ class Dialed(Event):
     timeout: int
     headers: tuple[tuple[str, str], ...] = ()
     action: str | None = None
+    #: Seconds the Dial took on the simulated clock: ringing, then any talk.
+    elapsed: float = 0.0
 
 
 @attrs.frozen(kw_only=True)
@@ -808,6 +810,7 @@ class _Run:
             timeout=timeout,
             headers=tuple(headers),
             action=action,
+            elapsed=seconds,
         )
         self.advance(seconds)
         if verb.action is None:

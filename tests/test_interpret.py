@@ -273,6 +273,7 @@ def test_dial_results_are_posted_to_the_action(
     )
     trace = interpret(app, CALL, {"dial": {"targets": outcomes}})
     assert trace.of(Dialed)[0].status == status
+    assert trace.requests[1].at == trace.of(Dialed)[0].elapsed  # the callback comes after it
     assert (app.seen[1].dial_call_status, app.seen[1].extra["DialCallDuration"]) == (
         status,
         str(duration),
