@@ -14,11 +14,10 @@ import asyncio
 import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import attrs
-import httpx
 
 from ._errors import CxmlError, CxmlParseError, SimulationError, StreamError
 from ._interpret_scenario import NO_INPUT, DialOutcome, Input, Scenario
@@ -50,6 +49,9 @@ from ._model import (
     Stream,
 )
 from ._parse import MAX_BYTES, parse
+
+if TYPE_CHECKING:
+    import httpx
 from ._request import CallRequest
 
 __all__ = [
@@ -569,6 +571,8 @@ class _Run:
         if _origin(url) not in self.origins:
             # A document must not steer the simulator to hosts nobody asked it to call.
             raise self.fail(11200, f"{_origin(url)} is not an allowed origin", url)
+        import httpx  # only URL apps need it: `import cxml` stays light
+
         if self.client is None:
             self.client = httpx.AsyncClient(
                 timeout=self.timeout,
