@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from hypothesis import given, settings
@@ -10,12 +11,16 @@ from hypothesis import strategies as st
 
 from cxml import (
     CallRequest,
+    Connect,
     DialOutcome,
     Ended,
     ErrorEvent,
+    Hangup,
     Input,
     Response,
     Scenario,
+    Stream,
+    Streamed,
     StreamPeers,
     StreamScript,
     echo_peer,
@@ -97,3 +102,37 @@ def test_any_text_an_application_returns_is_a_document_or_a_recorded_error(
 ) -> None:
     trace = interpret(lambda _: text, {"CallSid": "CA1"}, {"max_stages": 3})
     assert trace.ended.reason in ENDINGS | {"error", "stage-limit", "time-limit"}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+peer_frames = st.one_of(
+    st.text(max_size=40),
+    json_values.map(json.dumps),
+    st.fixed_dictionaries(
+        {"event": st.sampled_from(["media", "mark", "clear", "stop", "dtmf"])},
+        optional={"media": json_values, "mark": json_values, "streamSid": json_values},
+    ).map(json.dumps),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(peer_frames | st.none(), max_size=3), min_size=1, max_size=8))
+def test_a_stream_peer_sending_anything_never_breaks_the_call(
+    replies: list[list[str | None]],
+) -> None:
+    queue = list(replies)
+
+    def reply(frame: dict[str, Any]) -> list[str | None]:
+        return queue.pop(0) if queue else [None]
+
+    doc = Response([Connect([Stream(url="wss://agent.example.com/ws")]), Hangup()])
+    scenario = Scenario(stream=StreamScript(seconds=0.06, dtmf="1", idle_timeout=0.05))
+    trace = interpret(lambda _: doc, {"CallSid": "CA1"}, scenario, connector=StreamPeers(reply))
+    (streamed,) = trace.of(Streamed)
+    assert streamed.result.ended_by in {"app", "error", "idle", "caller"}
+    assert {e.code for e in trace.errors} <= {31950}
+    assert trace.ended.reason in {"hangup", "caller-hangup"}
