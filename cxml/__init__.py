@@ -17,7 +17,17 @@ from ._errors import (
     SimulationError,
     StreamError,
 )
-from ._interpret import (
+from ._interpret import interpret, interpret_async
+from ._interpret_peers import PeerChannel, StreamPeers, echo_peer
+from ._interpret_scenario import DialOutcome, Input, Scenario
+from ._interpret_stream import (
+    StreamChannel,
+    StreamConnector,
+    StreamResult,
+    StreamScript,
+    websocket_connector,
+)
+from ._interpret_trace import (
     AppRequest,
     CallTrace,
     Dialed,
@@ -35,17 +45,6 @@ from ._interpret import (
     Said,
     Skipped,
     Streamed,
-    interpret,
-    interpret_async,
-)
-from ._interpret_peers import PeerChannel, StreamPeers, echo_peer
-from ._interpret_scenario import DialOutcome, Input, Scenario
-from ._interpret_stream import (
-    StreamChannel,
-    StreamConnector,
-    StreamResult,
-    StreamScript,
-    websocket_connector,
 )
 from ._model import (
     Coach,

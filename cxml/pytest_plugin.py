@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from ._interpret import App, CallTrace, interpret
+from ._interpret import App, interpret
 from ._interpret_peers import StreamPeers
 from ._interpret_scenario import Scenario
+from ._interpret_trace import CallTrace
 
 __all__ = ["CallSimulator", "simulate_call"]
 
