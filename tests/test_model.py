@@ -142,6 +142,6 @@ def test_exports_are_pinned() -> None:
         "annotations",
         "testing",
         "strategies",
-        "pytest_plugin",  # loaded by pytest as the cxml plugin
+        "pytest_plugin",  # the simulate_call fixture, imported by the tests that use it
     }
     assert set(cxml.__all__) == public
