@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cxml import Hangup, Response, Say, render
 from flows.cli import main
+
+from .loopback import serving
 
 CALL = ["--to", "+14155550100", "--from", "+12125551234"]
 
@@ -73,3 +78,33 @@ def test_a_bad_time_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     status, _, err = simulate(capsys, *CALL, "--at", "teatime")
     assert status == 2
     assert "--at" in err
+
+
+class _App(BaseHTTPRequestHandler):
+    """A voice application that greets the caller (if the domain key is right)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        ok = self.headers.get("Authorization") == "Bearer domain-key"
+        data = render(Response([Say("Welcome" if ok else "Who are you?"), Hangup()])).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_a_url_app_on_loopback_is_simulated_with_its_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
+    url = f"http://127.0.0.1:{server.server_address[1]}/voice"
+    with serving(server):
+        status, lines, _ = simulate(capsys, url, *CALL, "--token", "domain-key")
+    assert status == 0
+    assert lines[0].endswith(f"POST {url}")
+    assert lines[1].endswith('say (woman, en-US): "Welcome"')
+    assert lines[-1].endswith("end: hangup")
