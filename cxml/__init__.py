@@ -8,7 +8,44 @@
 
 from __future__ import annotations
 
-from ._errors import CallRequestError, CxmlError, CxmlParseError, CxmlValueError
+from ._errors import (
+    CallRequestError,
+    CxmlError,
+    CxmlParseError,
+    CxmlValueError,
+    ScenarioError,
+    SimulationError,
+    StreamError,
+)
+from ._interpret import interpret, interpret_async
+from ._interpret_peers import PeerChannel, StreamPeers, echo_peer
+from ._interpret_scenario import DialOutcome, Input, Scenario
+from ._interpret_stream import (
+    StreamChannel,
+    StreamConnector,
+    StreamResult,
+    StreamScript,
+    websocket_connector,
+)
+from ._interpret_trace import (
+    AppRequest,
+    CallTrace,
+    Dialed,
+    DialedTarget,
+    Ended,
+    ErrorEvent,
+    Event,
+    Forked,
+    Gathered,
+    Paused,
+    Played,
+    Recorded,
+    Redirected,
+    Requested,
+    Said,
+    Skipped,
+    Streamed,
+)
 from ._model import (
     Coach,
     Conference,
@@ -49,8 +86,10 @@ __all__ = [
     "MAX_ATTRIBUTES",
     "MAX_BYTES",
     "MAX_DEPTH",
+    "AppRequest",
     "CallRequest",
     "CallRequestError",
+    "CallTrace",
     "Coach",
     "Conference",
     "Connect",
@@ -60,38 +99,69 @@ __all__ = [
     "CxmlValueError",
     "Description",
     "Dial",
+    "DialOutcome",
+    "Dialed",
+    "DialedTarget",
     "Element",
+    "Ended",
+    "ErrorEvent",
+    "Event",
+    "Forked",
     "Gather",
+    "Gathered",
     "Hangup",
     "Header",
+    "Input",
     "Issue",
     "Node",
     "Number",
     "Parameter",
     "Pause",
+    "Paused",
+    "PeerChannel",
     "Play",
+    "Played",
     "Record",
+    "Recorded",
     "Redirect",
+    "Redirected",
     "Reject",
+    "Requested",
     "Response",
+    "Said",
     "Say",
+    "Scenario",
+    "ScenarioError",
     "Service",
+    "SimulationError",
     "Sip",
+    "Skipped",
     "Speech",
     "Start",
     "Stop",
     "Stream",
+    "StreamChannel",
+    "StreamConnector",
+    "StreamError",
+    "StreamPeers",
+    "StreamResult",
+    "StreamScript",
+    "Streamed",
     "System",
     "Tool",
     "User",
+    "echo_peer",
+    "interpret",
+    "interpret_async",
     "parse",
     "render",
     "validate",
+    "websocket_connector",
 ]
 
 # Public names report the public module, so reprs and docs do not leak private paths.
 for _name in __all__:
     _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and not isinstance(_obj, int):
-        _obj.__module__ = "cxml"
+    if isinstance(_obj, type) or hasattr(_obj, "__code__"):
+        _obj.__module__ = "cxml"  # classes and functions; not constants or type aliases
 del _name, _obj

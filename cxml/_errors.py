@@ -7,7 +7,11 @@
     │                         (DOCTYPE, entities, processing instructions, XInclude), too large,
     │                         too deep, wrong root; carries ``line`` and ``column``
     ├── CxmlValueError        a node was built with a value CXML cannot carry (also a ValueError)
-    └── CallRequestError      a platform request body has a field of the wrong type or value
+    ├── CallRequestError      a platform request body has a field of the wrong type or value
+    ├── ScenarioError         a simulated call's scenario (cxml.Scenario) is malformed; has ``path``
+    ├── SimulationError       cxml.interpret was given something it cannot run (an app that is
+    │                         neither a callable nor an http(s) URL, a running event loop)
+    └── StreamError           a media stream could not be opened (31920) or spoke nonsense (31950)
 
 ``code`` is data, not a class name: Twilio-compatible integers where Twilio has one (12100
 parse failure, 12102 wrong root, 11750 too large, 12200 schema problem, ...), upper-case
@@ -16,7 +20,15 @@ strings elsewhere. Messages may change between releases; codes do not.
 
 from __future__ import annotations
 
-__all__ = ["CallRequestError", "CxmlError", "CxmlParseError", "CxmlValueError"]
+__all__ = [
+    "CallRequestError",
+    "CxmlError",
+    "CxmlParseError",
+    "CxmlValueError",
+    "ScenarioError",
+    "SimulationError",
+    "StreamError",
+]
 
 
 class CxmlError(Exception):
@@ -72,3 +84,26 @@ class CallRequestError(CxmlError, ValueError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ScenarioError(CxmlError, ValueError):
+    """A scenario for `cxml.interpret` is malformed; ``path`` names the field (``$.dial``)."""
+
+    code: int | str = "INVALID_SCENARIO"
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+
+class SimulationError(CxmlError):
+    """`cxml.interpret` cannot run what it was given (the message says what and why)."""
+
+    code: int | str = "SIMULATION_ERROR"
+
+
+class StreamError(CxmlError):
+    """A media stream failed: 31920 it could not be opened, 31950 a malformed message."""
+
+    code: int | str = 31920

@@ -1,5 +1,5 @@
-"""The ``cxml`` command: route calls through a PBX configuration; check and format CXML; validate
-and run flows.
+"""The ``cxml`` command: route and simulate calls through a PBX configuration; check and format
+CXML; validate and run flows.
 
 It lives in the top layer because it reaches every layer.
 """
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
+
+import yaml
 
 import cxml
 
@@ -55,6 +58,44 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--at", metavar="ISO-TIME", help="when the call happens (default: now)")
     route.add_argument("--digits", metavar="D", help="keys pressed at the menu, if one answers")
     route.set_defaults(run=_route)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run a whole call offline and print what happens",
+        description="Run one call through a PBX configuration (or the voice application at an "
+        "http(s) URL) the way the platform would, on a simulated clock, and print the "
+        "transcript. --scenario says who answers and what the caller presses (see "
+        "docs/testing.md). Without APP, the example PBX shipped with cxmlflow is used. Exit 1 "
+        "if the call had an error.",
+    )
+    simulate.add_argument(
+        "app", nargs="?", metavar="APP", help="PBX configuration (YAML/JSON) or http(s) URL"
+    )
+    simulate.add_argument("--to", required=True, metavar="N", help="the dialled number")
+    simulate.add_argument("--from", dest="caller", required=True, metavar="N", help="the caller")
+    simulate.add_argument(
+        "--direction",
+        default="inbound",
+        choices=("inbound", "subscriber", "application", "outbound-api"),
+        help="inbound: an outside caller (default); subscriber: a PBX user",
+    )
+    simulate.add_argument("--at", metavar="ISO-TIME", help="when the call happens (default: now)")
+    simulate.add_argument("--scenario", metavar="FILE", help="the scenario (YAML/JSON)")
+    simulate.add_argument("--token", metavar="KEY", help="Bearer token for a URL application")
+    simulate.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another origin a URL application may send the call to (repeatable)",
+    )
+    simulate.add_argument(
+        "--connect-streams",
+        action="store_true",
+        help="open real WebSockets for <Connect><Stream> (default: an offline peer that "
+        "takes the caller's audio and hangs up)",
+    )
+    simulate.set_defaults(run=_simulate)
 
     check_config = commands.add_parser(
         "check",
@@ -99,12 +140,14 @@ def _parser() -> argparse.ArgumentParser:
 _COMMENT_MARKS = tuple("<!--".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 
 
-def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _router(args: argparse.Namespace, err: TextIO) -> Router | int:
+    """The router ``cxml route`` and ``cxml simulate`` use, or an exit status."""
+    config = getattr(args, "config", None) or getattr(args, "app", None)
     try:
-        pbx = load_pbx(args.config or EXAMPLE_PBX)
+        pbx = load_pbx(config or EXAMPLE_PBX)
     except PbxConfigError as exc:
         for issue in exc.issues:
-            print(_config_issue(args.config, issue), file=err)
+            print(_config_issue(config, issue), file=err)
         return 1
     at = dt.datetime.now(dt.UTC)
     if args.at is not None:  # an empty --at is an error, not "now"
@@ -115,10 +158,16 @@ def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
         if at.tzinfo is None:  # a bare local time means the PBX's own zone
             at = at.replace(tzinfo=ZoneInfo(pbx.timezone))
-    router = Router(
+    return Router(
         pbx, base_url="https://pbx.example.com/voice", secret="cxml route: no real calls",
         clock=lambda: at,
     )  # fmt: skip
+
+
+def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    router = _router(args, err)
+    if isinstance(router, int):
+        return router
     body = {"CallSid": "CA-cli", "From": args.caller, "To": args.to, "Direction": args.direction}
     request = cxml.CallRequest.from_payload(body)
     doc = router.handle(request)
@@ -142,6 +191,62 @@ def _config_issue(config: str | None, issue: ConfigIssue) -> str:
     if issue.path == name or issue.path.startswith(name + ":"):
         return str(issue)
     return f"{config}: {issue}"
+
+
+def _offline_peer(script: cxml.StreamScript) -> cxml.StreamPeers:
+    """A stream peer that takes all the caller's audio and keys, then hangs up: what a stream
+    does without a network, the same on every run."""
+    expected = math.ceil(len(script.caller_audio) / 160) + len(script.dtmf)
+    counted = [0]
+
+    def reply(frame: Mapping[str, Any]) -> list[str | None]:
+        if frame["event"] in ("media", "dtmf"):
+            counted[0] += 1
+        done = (frame["event"] == "start" and expected == 0) or counted[0] == expected
+        return [None] if done and frame["event"] != "connected" else []
+
+    return cxml.StreamPeers(reply)
+
+
+def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    scenario = cxml.Scenario()
+    if args.scenario:
+        try:
+            data = yaml.safe_load(Path(args.scenario).read_text(encoding="utf-8"))
+            scenario = cxml.Scenario.from_mapping(data if data is not None else {})
+        except OSError as exc:
+            print(f"{args.scenario}: error {exc.strerror or exc}", file=err)
+            return 1
+        except yaml.YAMLError as exc:
+            print(f"{args.scenario}: not YAML or JSON: {exc}", file=err)
+            return 1
+        except cxml.ScenarioError as exc:
+            print(f"{args.scenario}: {exc.path}: {exc.reason}", file=err)
+            return 1
+    app: str | Callable[[cxml.CallRequest], cxml.Response]
+    if args.app and args.app.startswith(("http://", "https://")):
+        app = args.app
+    else:
+        router = _router(args, err)
+        if isinstance(router, int):
+            return router
+        app = router.handle
+    body = {"CallSid": "CA-cli", "From": args.caller, "To": args.to, "Direction": args.direction}
+    connector = None if args.connect_streams else _offline_peer(scenario.stream)
+    try:
+        trace = cxml.interpret(
+            app,
+            body,
+            scenario,
+            token=args.token,
+            origins=args.allow_origin,
+            connector=connector,
+        )
+    except cxml.CxmlError as exc:
+        print(f"error {exc.code}: {exc.message}", file=err)
+        return 2
+    out.write(trace.transcript())
+    return 1 if trace.errors else 0
 
 
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
