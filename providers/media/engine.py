@@ -290,8 +290,8 @@ class Agent(BaseEngine):
     default); each utterance is transcribed, added to the conversation as a user message,
     answered by ``conversation.reply(messages, tools)``, and the reply's text spoken. The
     reply is marked ``reply-<n>`` and played as it is synthesized. When the caller barges in,
-    the assistant's message is cut to the share of its text that was heard (``played`` over
-    the reply's length), so the next turn knows what the caller actually heard. Tool calls
+    the assistant's message is cut to the share of its words that was heard (``played``
+    over the reply's length), so the next turn knows what the caller actually heard. Tool calls
     in replies are kept in the conversation; running them is the caller's business (flows).
     """
 
@@ -338,7 +338,8 @@ class Agent(BaseEngine):
         await self._finish_turn()
         last = next((m for m in reversed(self.messages) if m.role == "assistant"), None)
         if last is not None and self._reply_seconds > 0 and played < self._reply_seconds:
-            heard = last.content[: round(len(last.content) * played / self._reply_seconds)]
+            words = last.content.split()
+            heard = " ".join(words[: round(len(words) * played / self._reply_seconds)])
             index = len(self.messages) - 1 - self.messages[::-1].index(last)
             self.messages[index] = attrs.evolve(last, content=heard)
 
