@@ -85,6 +85,7 @@ class Resampler:
         self._bank, self._taps = _design(self._up, self._down, quality)
         # Output j is computed at input index (j * down) // up with phase (j * down) % up.
         self._phases = (np.arange(self._up) * self._down) % self._up
+        self._scratch: tuple[_Floats, _Floats] | None = None
         self.reset()
 
     @property
@@ -120,15 +121,18 @@ class Resampler:
         end = -(-self._consumed * up // down)  # outputs whose input index is now known
         stride = buf.strides[0]
         if down == 1:
-            # Upsampling by an integer: each input sample gives `up` outputs, one matmul
-            # (BLAS wants the overlapping windows copied out first; that is still cheaper).
-            windows = _windows(buf, n, self._taps, stride, 1)
-            y = (np.ascontiguousarray(windows) @ self._bank).ravel()
+            # Upsampling by an integer: each input sample gives `up` outputs, one matmul.
+            # BLAS wants the overlapping windows copied out first; that is still cheaper.
+            work = self._work(n, self._taps, up)
+            np.copyto(work[0], _windows(buf, n, self._taps, stride, 1))
+            y = np.matmul(work[0], self._bank, out=work[1]).reshape(-1)
         elif up == 1:
             # Downsampling by an integer: only every `down`-th window is computed.
             first = self._produced * down - start
-            windows = _windows(buf[first:], end - self._produced, self._taps, stride, down)
-            y = np.einsum("ij,j->i", windows, self._bank[:, 0])
+            count = end - self._produced
+            work = self._work(count, self._taps, 1)
+            np.copyto(work[0], _windows(buf[first:], count, self._taps, stride, down))
+            y = np.matmul(work[0], self._bank, out=work[1]).reshape(-1)
         else:
             j = np.arange(self._produced, end)
             windows = _windows(buf, n, self._taps, stride, 1)[j * down // up - start]
@@ -136,8 +140,19 @@ class Resampler:
         self._produced = end
         buf[:keep] = buf[n:]
         np.rint(y, out=y)
-        np.clip(y, -32768, 32767, out=y)
+        # np.clip's Python wrapper costs more than these two ufuncs together.
+        np.minimum(y, 32767.0, out=y)
+        np.maximum(y, -32768.0, out=y)
         return y.astype("<i2").tobytes()
+
+    def _work(self, rows: int, taps: int, columns: int) -> tuple[_Floats, _Floats]:
+        """Scratch arrays for ``rows`` windows and their outputs, kept between calls."""
+        if self._scratch is None or self._scratch[0].shape[0] != rows:
+            self._scratch = (
+                np.empty((rows, taps), dtype=np.float32),
+                np.empty((rows, columns), dtype=np.float32),
+            )
+        return self._scratch
 
     def __repr__(self) -> str:
         return f"<Resampler {self.rate_in} -> {self.rate_out} Hz, {self.quality}>"
