@@ -94,6 +94,14 @@ def test_cloudonix_start_without_account_or_media_format_is_mulaw_8k() -> None:
 
 def test_outbound_messages_address_the_stream() -> None:
     protocol = _started()
+    # The fast path writes exactly what the JSON encoder would, even for an odd sid.
+    odd = json.loads(json.dumps(TWILIO_START))
+    odd["start"]["streamSid"] = 'MZ"\\\u00e9'
+    assert _started(odd).media(b"\x01") == json.dumps(
+        {"event": "media", "streamSid": 'MZ"\\\u00e9', "media": {"payload": "AQ=="}},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     assert json.loads(protocol.media(b"\x00\x01")) == {
         "event": "media", "streamSid": "MZ1", "media": {"payload": "AAE="}
     }  # fmt: skip

@@ -405,8 +405,8 @@ class _Session:
             self.codec = open_codec(start.encoding, start.sample_rate)
             player = _Player(self)
             player_task = asyncio.create_task(player.run())
+            started = True  # stop() follows even a failed start: it may hold a socket
             await self.engine.start(call, player)
-            started = True
             await self._listen(player)
         except (CxmlError, TimeoutError) as exc:
             error = exc if isinstance(exc, CxmlError) else MediaProtocolError("no start in time")

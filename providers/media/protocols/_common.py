@@ -94,7 +94,7 @@ Event = Connected | Start | Media | Dtmf | Mark | Clear | Stop
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-def dump(message: Mapping[str, Any]) -> str:
+def dump(message: Any) -> str:
     return _COMPACT.encode(message)
 
 
