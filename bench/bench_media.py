@@ -8,9 +8,10 @@ Part 1, in one process, interleaved repeats: per 20 ms frame, the inbound step (
 with cxmlflow's codecs and `Resampler` against ``audioop`` + ``soxr.ResampleStream`` called
 directly; then the same with the message around it (JSON + base64: our `StreamProtocol`
 against ``json`` + ``base64``). Part 2: a load process opens N calls over WebSocket on
-127.0.0.1 to a `StreamServer` running `EchoEngine` at 16 kHz (both resamplers, paced
-output), each sending a 20 ms frame every 20 ms; the server's CPU time over the window
-gives the share of a core per call. Prints ratios against the targets (docs/performance.md).
+127.0.0.1 to a `StreamServer` running `EchoEngine` at 8 kHz, then at 16 kHz (both
+resamplers), paced output, each call sending a 20 ms frame every 20 ms; the server's CPU
+time over the window gives the share of a core per call. Prints ratios against the targets
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -207,8 +208,8 @@ def _load(address: str, calls: int, seconds: float) -> None:
     asyncio.run(_callers(address, calls, seconds))
 
 
-async def _serve(calls: int, seconds: float) -> tuple[float, float]:
-    server = StreamServer(engine=lambda call: EchoEngine(16000))
+async def _serve(calls: int, seconds: float, rate: int) -> tuple[float, float]:
+    server = StreamServer(engine=lambda call: EchoEngine(rate))
     async with server.listen() as address:
         load = multiprocessing.get_context("spawn").Process(
             target=_load, args=(address, calls, seconds + 2.0)
@@ -223,11 +224,15 @@ async def _serve(calls: int, seconds: float) -> tuple[float, float]:
 
 
 def capacity(calls: int, seconds: float) -> None:
-    wall, cpu = asyncio.run(_serve(calls, seconds))
-    share = cpu / wall / calls * 100
     print(f"\n## Capacity: {calls} loopback calls, 50 frames/s each way, {seconds:.0f} s\n")
-    print(f"server CPU {cpu / wall * 100:.0f} % of a core; {share:.2f} % per call; "
-          f"~{100 / share:.0f} calls per core (target >= 100)")  # fmt: skip
+    print("| engine | server CPU | per call | calls per core | target |\n|---|---:|---:|---:|---|")
+    for rate, label in ((8000, "echo at 8 kHz (no resampling)"),
+                        (16000, "echo at 16 kHz (both resamplers)")):  # fmt: skip
+        wall, cpu = asyncio.run(_serve(calls, seconds, rate))
+        share = cpu / wall / calls * 100
+        print(
+            f"| {label} | {cpu / wall * 100:.0f} % | {share:.2f} % | ~{100 / share:.0f} | >= 100 |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
