@@ -139,3 +139,15 @@ def test_an_agent_answers_a_caller_through_the_stream_server() -> None:
 def test_an_agent_runs_at_a_telephony_rate() -> None:
     with pytest.raises(MediaFormatError):
         Agent(ScriptedSpeechToText([]), ScriptedEngine(), ToneTextToSpeech(), sample_rate=11025)
+
+
+def test_the_public_names_of_providers_media() -> None:
+    import providers.media
+
+    public = {
+        name
+        for name, value in vars(providers.media).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("providers")
+    }
+    assert sorted(providers.media.__all__) == providers.media.__all__
+    assert set(providers.media.__all__) == public
