@@ -4,7 +4,25 @@ Codecs (G.711 mu-law and A-law bit-exact with ``audioop``, PCM16, optional Opus)
 resamplers, stream protocols (the platform's Twilio-style media stream, SmartPBX's AI
 provider protocol), the `Engine` protocol with the `Agent` pipeline and ready engines, and
 the bridges: `StreamServer` (what ``<Connect><Stream>`` reaches) and `ProviderBridge`
-(onward to a remote AI endpoint). The message shapes are in `providers.media.protocols`.
+(onward to a remote AI endpoint).
+
+Messages (JSON text frames; full shapes in `providers.media.protocols.platform` and
+`providers.media.protocols.smartpbx`):
+
+- platform -> app: ``connected {protocol, version}``; ``start {streamSid, start: {streamSid,
+  callSid, accountSid?, session?, tracks, customParameters, mediaFormat?}}`` (no mediaFormat,
+  as Cloudonix: mu-law 8 kHz); ``media {media: {payload: base64 mu-law, track?, chunk?,
+  timestamp?}}``; ``dtmf {dtmf: {digit}}``; ``mark {mark: {name}}``; ``stop {stop: {callSid}}``.
+- app -> platform: ``media {streamSid, media: {payload}}``, ``mark {streamSid, mark: {name}}``,
+  ``clear {streamSid}``.
+- SmartPBX, to the endpoint: ``start {start: {callId, callerIdNumber, calleeIdNumber,
+  accountId, mediaFormat: {encoding, sampleRate}}}``, ``media {media: {payload}}``; from it:
+  ``media {callId?, accountId?, media: {payload}}`` (``connected``/``stop`` tolerated).
+
+A call simulator plays the platform through a connector, ``await connector(url,
+parameters)`` -> a stream with async ``send(text)``, ``receive() -> text | None`` (None once
+the app ended the stream) and ``close()``: `StreamServer.connector` (tickets checked as on the
+network) or `StreamServer.for_engine` (one engine, no ticket, unpaced).
 
 An engine served in process, with the platform played by hand:
 
