@@ -14,7 +14,14 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from cxml import CallRequest, Parameter, Stream
-from providers import AIAssistant, AssistantUnavailableError, MediaBridge, SignatureError
+from providers import (
+    AIAssistant,
+    AssistantUnavailableError,
+    BlockedAddressError,
+    HttpPolicy,
+    MediaBridge,
+    SignatureError,
+)
 from providers.media import (
     BaseEngine,
     Connection,
@@ -41,6 +48,8 @@ BRIDGE = MediaBridge("wss://bridge.example.com/media", SECRET)
 NOW = 1_800_000_000.0
 LOUD = ulaw_from_pcm(tone(8000, 0.02, (300, 0.3)))  # a 20 ms frame of "speech"
 QUIET = b"\xff" * 160  # mu-law silence
+#: The test endpoints listen on loopback over plain ws://, which the default guard refuses.
+LOOPBACK = HttpPolicy(allow_http=True, allowed_networks=("127.0.0.0/8",))
 
 
 def run(scenario: Callable[[], Any], timeout: float = 20.0) -> None:
@@ -415,7 +424,7 @@ def test_provider_bridge_converts_both_ways_for_each_media_format(media: str) ->
 
             async def local(url: str, headers: Mapping[str, str]) -> Connection:
                 dialled.append(url)  # the configured wss:// URL, sent to the local endpoint
-                return await connect_websocket(address, headers)
+                return await connect_websocket(address, headers, policy=LOOPBACK)
 
             server = StreamServer(bridge=BRIDGE, assistants=[agent], pace=False,
                                   now=lambda: NOW, connect=local)  # fmt: skip
@@ -453,7 +462,9 @@ def test_provider_bridge_to_an_unreachable_endpoint_closes_the_stream() -> None:
     agent = AIAssistant("agent", "websocket-endpoint", config)
 
     async def nowhere(url: str, headers: Mapping[str, str]) -> Connection:
-        return await connect_websocket("ws://127.0.0.1:9/none", headers, open_timeout=2)
+        return await connect_websocket(
+            "ws://127.0.0.1:9/none", headers, policy=LOOPBACK, open_timeout=2
+        )
 
     server = StreamServer(bridge=BRIDGE, assistants=[agent], pace=False, now=lambda: NOW,
                           connect=nowhere)  # fmt: skip
@@ -466,3 +477,31 @@ def test_provider_bridge_to_an_unreachable_endpoint_closes_the_stream() -> None:
 
     run(scenario)
     assert server.errors[0].code == "ASSISTANT_UNAVAILABLE"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["wss://127.0.0.1:9/ws", "wss://10.1.2.3/ws", "wss://[::1]/ws", "ws://agent.example.com/"],
+)
+def test_the_default_connect_refuses_private_addresses_and_plain_ws(url: str) -> None:
+    async def scenario() -> None:
+        with pytest.raises(BlockedAddressError) as caught:
+            await connect_websocket(url, {})
+        assert caught.value.code == "BLOCKED_ADDRESS"
+
+    run(scenario)
+
+
+def test_an_endpoint_on_a_private_address_is_refused_by_the_server() -> None:
+    config = {"websocket_url": "wss://127.0.0.1:9/ws", "media": "pcm16"}
+    agent = AIAssistant("agent", "websocket-endpoint", config)
+    server = StreamServer(bridge=BRIDGE, assistants=[agent], pace=False, now=lambda: NOW)
+
+    async def scenario() -> None:
+        stream = await server.connector()("wss://bridge.example.com/media", {})
+        await stream.send(_ticketed("MZ1", "CA1", "agent").start())
+        assert await stream.receive() is None
+        await stream.close()
+
+    run(scenario)
+    assert server.errors[0].code == "BLOCKED_ADDRESS"

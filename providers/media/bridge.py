@@ -34,14 +34,22 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import attrs
 
 from cxml import CxmlError
 
 from .._assistant import TICKET_PARAMETER, AIAssistant, MediaBridge
-from .._errors import AssistantUnavailableError, MediaError, MediaProtocolError, SignatureError
+from .._errors import (
+    AssistantUnavailableError,
+    BlockedAddressError,
+    MediaError,
+    MediaProtocolError,
+    SignatureError,
+)
 from .._registry import MEDIA_FORMATS
+from ..tools import HttpPolicy, check_addresses
 from .codecs import Codec, encoding_of, open_codec
 from .engine import Engine, Output, StreamCall
 from .protocols import Connected, Dtmf, Mark, Media, Start, Stop, StreamProtocol
@@ -130,17 +138,43 @@ class _WebSocket:
 
 
 async def connect_websocket(
-    url: str, headers: Mapping[str, str], *, open_timeout: float = 10.0
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    policy: HttpPolicy | None = None,
+    open_timeout: float = 10.0,
 ) -> Connection:
-    """Open a WebSocket to ``url`` with ``headers`` (what `ProviderBridge` uses by default)."""
+    """Open a WebSocket to ``url`` with ``headers`` (what `ProviderBridge` uses by default).
+
+    The host goes through the same SSRF guard as tool webhooks first: resolved once, every
+    address checked, the connection made to the checked address (the name still in ``Host``
+    and TLS SNI), no proxy, no cross-origin redirect. ``policy`` (`providers.HttpPolicy`)
+    admits private networks (``allowed_networks``) or plain ``ws://`` (``allow_http``).
+    """
     from websockets.asyncio.client import connect
 
+    policy = policy or HttpPolicy()
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    if not secure and not (parts.scheme == "ws" and policy.allow_http):
+        raise BlockedAddressError("an AI endpoint is reached over wss:// only")
+    try:
+        host, port = parts.hostname, parts.port or (443 if secure else 80)
+    except ValueError:
+        host = None
+    if not host:
+        raise BlockedAddressError("the AI endpoint's URL has no valid host and port")
+    addresses = await check_addresses(host, port, policy)
+    options: dict[str, Any] = {"host": str(addresses[0]), "port": port, "proxy": None}
+    if secure:
+        options["server_hostname"] = host
     socket = await connect(
         url,
         additional_headers=dict(headers),
         open_timeout=open_timeout,
         max_size=MAX_MESSAGE,
         compression=None,
+        **options,
     )
     return _WebSocket(socket)
 
