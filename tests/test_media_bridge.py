@@ -505,3 +505,38 @@ def test_an_endpoint_on_a_private_address_is_refused_by_the_server() -> None:
 
     run(scenario)
     assert server.errors[0].code == "BLOCKED_ADDRESS"
+
+
+class TimedWire(Wire):
+    """A Wire that notes the clock's time of each message the app sends."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.times: list[tuple[str, float]] = []
+
+    async def send(self, text: str) -> None:
+        self.times.append((json.loads(text)["event"], self.clock()))
+        await super().send(text)
+
+
+def test_frames_leave_20_ms_apart_and_the_hang_up_waits_for_the_last_to_play() -> None:
+    clock = VirtualClock(50.0)
+    engine = PlaybackEngine([tone(8000, 0.2, (500, 0.3))], hangup=True)
+    server = StreamServer(engine=engine, clock=clock, sleep=clock.sleep, lead=0.04)
+    wire, peer = TimedWire(clock), PlatformPeer("MZ1", "CA1")
+
+    async def scenario() -> None:
+        wire.inbox.put_nowait(peer.start())
+        await server.handle(wire)  # the engine hangs up: the session ends by itself
+
+    run(scenario)
+    sent = [t for event, t in wire.times if event == "media"]
+    assert len(sent) == 10
+    # Each frame leaves `lead` before its 20 ms slot; the first two have no earlier slot.
+    slots = [50.0 + 0.02 * i for i in range(10)]
+    assert sent == pytest.approx([max(50.0, s - 0.04) for s in slots])
+    assert wire.times[-1][0] == "mark"
+    # The stream closed once the last frame's slot had passed, not when it was sent.
+    assert clock() == pytest.approx(50.2)
+    assert ("stop", None) in engine.events

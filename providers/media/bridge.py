@@ -418,6 +418,7 @@ class _Session:
         self.engine: Engine = None  # type: ignore[assignment]  # set once admitted
         self.codec: Codec = None  # type: ignore[assignment]
         self._ended = False
+        self._listening: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
         if not self._ended:
@@ -427,6 +428,22 @@ class _Session:
         if not self._ended:
             self._ended = True
             await self.connection.close()
+        # Closing need not wake a receive that is waiting (it depends on the connection):
+        # stop listening here, so a hang-up by the engine always ends the session.
+        listening = self._listening
+        if listening is not None and listening is not asyncio.current_task():
+            listening.cancel()
+
+    async def _play(self, player: _Player) -> None:
+        try:
+            await player.run()
+        except CxmlError as exc:
+            self.server._record(exc)
+            await self.end()
+        except Exception as exc:
+            self.server._record(MediaError(f"playback failed: {type(exc).__name__}"))
+            log.debug("playback failure", exc_info=True)
+            await self.end()
 
     async def run(self) -> None:
         player_task: asyncio.Task[None] | None = None
@@ -438,10 +455,15 @@ class _Session:
             call, self.engine = self.server._admit(start)
             self.codec = open_codec(start.encoding, start.sample_rate)
             player = _Player(self)
-            player_task = asyncio.create_task(player.run())
+            player_task = asyncio.create_task(self._play(player))
             started = True  # stop() follows even a failed start: it may hold a socket
             await self.engine.start(call, player)
-            await self._listen(player)
+            self._listening = asyncio.create_task(self._listen(player))
+            try:
+                await self._listening
+            except asyncio.CancelledError:
+                if not self._ended:  # cancelled from outside, not ended by a hang-up
+                    raise
         except (CxmlError, TimeoutError) as exc:
             error = exc if isinstance(exc, CxmlError) else MediaProtocolError("no start in time")
             self.server._record(error)
