@@ -286,3 +286,29 @@ def test_junk_closes_the_stream_cleanly_and_the_server_carries_on(junk: list[str
         await server.wait_closed()
 
     asyncio.run(scenario())
+
+
+@given(
+    st.binary(max_size=400),
+    st.sampled_from(sorted("0123456789*#ABCD")),
+    st.text(min_size=1, max_size=20),
+    st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=4),
+)
+def test_what_the_peer_builds_the_app_reads_back(
+    audio: bytes, digit: str, name: str, parameters: dict[str, str]
+) -> None:
+    peer = PlatformPeer("MZ1", "CA1", parameters=parameters, session="s1")
+    app = StreamProtocol()
+    start = app.parse(peer.start())
+    assert isinstance(start, Start)
+    assert (start.parameters, start.session, start.account_sid) == (parameters, "s1", None)
+    assert app.parse(peer.media(audio)) == Media(audio, "inbound", 1, 0)
+    assert app.parse(peer.dtmf(digit)) == Dtmf(digit)
+    assert app.parse(peer.mark(name)) == Mark(name)
+    assert peer.parse(app.media(audio)) == Media(audio)
+    assert peer.parse(app.mark(name)) == Mark(name)
+    endpoint = SmartPbxEndpoint()
+    pbx = SmartPbxClient(name, account_id="a", encoding="pcmu", sample_rate=8000)
+    endpoint.parse(pbx.start())
+    assert endpoint.parse(pbx.media(audio)) == Media(audio)
+    assert pbx.parse(endpoint.media(audio)) == Media(audio)

@@ -571,7 +571,9 @@ class StreamServer:
         self._sessions: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def for_engine(cls, engine: Engine | Callable[[StreamCall], Engine], **options: Any) -> Any:
+    def for_engine(
+        cls, engine: Engine | Callable[[StreamCall], Engine], **options: Any
+    ) -> InProcessConnector:
         """A connector serving ``engine`` in process without tickets, unpaced by default:
         ``interpret(app, connector=StreamServer.for_engine(EchoEngine()))``."""
         options.setdefault("pace", False)
