@@ -540,3 +540,49 @@ def test_frames_leave_20_ms_apart_and_the_hang_up_waits_for_the_last_to_play() -
     # The stream closed once the last frame's slot had passed, not when it was sent.
     assert clock() == pytest.approx(50.2)
     assert ("stop", None) in engine.events
+
+
+class Marker(BaseEngine):
+    """Plays a frame and marks it "same" on every key."""
+
+    async def dtmf(self, digit: str) -> None:
+        await super().dtmf(digit)
+        output = self._out()
+        if digit == "*":
+            await output.clear()
+        else:
+            await output.play(tone(8000, 0.02, (500, 0.3)))
+            await output.mark("same")
+
+
+def test_a_mark_name_used_again_is_told_apart_on_the_wire() -> None:
+    engine = Marker()
+    server = StreamServer(engine=engine, pace=False)
+    wire, peer = Wire(), PlatformPeer("MZ1", "CA1")
+
+    async def next_mark() -> str:
+        while not isinstance(event := await _next_out(wire, peer), Mark):
+            pass
+        return event.name
+
+    async def scenario() -> None:
+        session = asyncio.create_task(server.handle(wire))
+        wire.inbox.put_nowait(peer.start())
+        wire.inbox.put_nowait(peer.dtmf("1"))
+        first = await next_mark()
+        wire.inbox.put_nowait(peer.dtmf("2"))
+        second = await next_mark()  # still pending: the same name would be ambiguous
+        wire.inbox.put_nowait(peer.dtmf("*"))  # clear; this platform echoes nothing
+        wire.inbox.put_nowait(peer.dtmf("3"))
+        third = await next_mark()
+        wire.inbox.put_nowait(peer.mark(third))
+        wire.inbox.put_nowait(peer.mark(first))  # late echo of a cleared mark
+        wire.inbox.put_nowait(peer.stop())
+        await session
+        assert first == "same"
+        assert len({first, second, third}) == 3
+        assert all(name.startswith("same~") for name in (second, third))
+
+    run(scenario)
+    # Only the mark played after the clear counts; the cleared ones do not.
+    assert [e for e in engine.events if e[0] == "played"] == [("played", "same")]

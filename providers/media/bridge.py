@@ -278,8 +278,11 @@ class _Player:
         self._slot = -math.inf  # when the next frame is due to play
         self._reply_start = 0.0  # clock time the current reply began playing
         self._reply_frames = 0  # frames of the current reply sent
-        self._pending_marks: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._cleared_marks: collections.Counter[str] = collections.Counter()
+        # Marks on the wire, by the name sent: the engine's, or made unique (``name~n``) when
+        # that name is still pending or was cleared, so every echo means one mark.
+        self._pending_marks: dict[str, str] = {}  # sent, not echoed: wire name -> engine's
+        self._cleared_marks: dict[str, None] = {}  # sent before a clear: an echo is no play
+        self._mark_count = 0
         self.sent_frames = 0
         self.hung_up = False
 
@@ -296,6 +299,12 @@ class _Player:
         if self._pace:
             return self._slot > self._clock()
         return bool(self._pending_marks)
+
+    def _wire_name(self, name: str) -> str:
+        if name not in self._pending_marks and name not in self._cleared_marks:
+            return name
+        self._mark_count += 1
+        return f"{name}~{self._mark_count}"
 
     async def play(self, pcm: bytes) -> None:
         if self.hung_up:
@@ -325,17 +334,16 @@ class _Player:
         self._drop()
         return played
 
-    def acknowledge(self, name: str) -> bool:
-        """A mark came back: True if it means played (not echoed because of a clear)."""
-        if self._cleared_marks[name] > 0:
-            self._cleared_marks[name] -= 1
-            return False
-        if name in self._pending_marks:
-            del self._pending_marks[name]
-            if not self._pace and not self._pending_marks and not self._queue:
-                self._reply_frames = 0  # unpaced, the platform's marks end a reply
-            return True
-        return False
+    def acknowledge(self, wire: str) -> str | None:
+        """A mark came back: the engine's name for it if it means played, None if it was
+        echoed because of a clear (or is not ours)."""
+        if wire in self._cleared_marks:
+            del self._cleared_marks[wire]
+            return None
+        name = self._pending_marks.pop(wire, None)
+        if name is not None and not self._pace and not self._pending_marks and not self._queue:
+            self._reply_frames = 0  # unpaced, the platform's marks end a reply
+        return name
 
     def _played(self) -> float:
         sent = self._reply_frames * FRAME
@@ -351,8 +359,10 @@ class _Player:
         self._slot = -math.inf  # nothing is playing any more
         self._reply_frames = 0
         # Marks already sent will be echoed by the platform's clear: they were not played.
-        self._cleared_marks.update(self._pending_marks)
+        self._cleared_marks.update(dict.fromkeys(self._pending_marks))
         self._pending_marks.clear()
+        while len(self._cleared_marks) > 256:  # platforms that do not echo on clear
+            del self._cleared_marks[next(iter(self._cleared_marks))]
         if hangup:  # a hang-up asked for stays asked for
             self._queue.append(_HangupItem())
             self._ready.set()
@@ -374,8 +384,9 @@ class _Player:
                 await self._send_frame()
             elif isinstance(item, _MarkItem):
                 self._queue.popleft()
-                self._pending_marks[item.name] = None
-                await self._session.send(self._protocol.mark(item.name))
+                wire = self._wire_name(item.name)
+                self._pending_marks[wire] = item.name
+                await self._session.send(self._protocol.mark(wire))
             else:
                 # Hang up once what was queued before has been played.
                 if self._pace and self._slot > self._clock():
@@ -517,8 +528,9 @@ class _Session:
             elif isinstance(event, Dtmf):
                 await engine.dtmf(event.digit)
             elif isinstance(event, Mark):
-                if player.acknowledge(event.name):
-                    await engine.played(event.name)
+                reached = player.acknowledge(event.name)
+                if reached is not None:
+                    await engine.played(reached)
             elif isinstance(event, Stop):
                 return
 
