@@ -586,3 +586,35 @@ def test_a_mark_name_used_again_is_told_apart_on_the_wire() -> None:
     run(scenario)
     # Only the mark played after the clear counts; the cleared ones do not.
     assert [e for e in engine.events if e[0] == "played"] == [("played", "same")]
+
+
+def test_barge_in_over_a_provider_bridge_drops_the_bridges_own_queue() -> None:
+    # SmartPBX has no clear: the endpoint sent its whole reply at once, and the bridge, which
+    # paces it out in real time, must drop what the caller has not heard yet.
+    config = {"websocket_url": "wss://agent.example.com/ws", "media": "pcm16"}
+    agent = AIAssistant("agent", "websocket-endpoint", config)
+
+    async def scenario() -> None:
+        async with fake_endpoint(tone(24000, 3.0, (500, 0.4))) as (address, _):
+
+            async def local(url: str, headers: Mapping[str, str]) -> Connection:
+                return await connect_websocket(address, headers, policy=LOOPBACK)
+
+            server = StreamServer(bridge=BRIDGE, assistants=[agent], now=lambda: NOW,
+                                  connect=local)  # fmt: skip
+            async with server.listen() as stream_address, connect(stream_address) as socket:
+                peer = _ticketed("MZ1", "CA1", "agent")
+                await socket.send(peer.start())
+                heard = await _media_until(socket, peer, 5)
+                for _ in range(3):
+                    await socket.send(peer.media(LOUD))
+                after = []
+                while not isinstance(event := peer.parse(await socket.recv()), Clear):
+                    after.append(event)
+                await socket.send(peer.stop())
+                rest = [peer.parse(m) async for m in socket]
+            # Paced: far less than the 3 s reply went out, and nothing of it after the clear.
+            assert len(heard) + len(after) < 100
+            assert not [e for e in rest if isinstance(e, Media)]
+
+    run(scenario)
