@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Mapping
@@ -140,10 +139,11 @@ def number(message: Mapping[str, Any], name: str, where: str) -> int | None:
     value = message.get(name)
     if value is None:
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+    kind = type(value)  # exact types: bool is not a number here, str subclasses cannot come
+    if kind is str and len(value) < 19 and value.isascii() and value.isdigit():
         return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
-        return value
+    if kind is int and 0 <= value < 2**63:
+        return int(value)
     raise MediaProtocolError(f"{where}.{name} must be a whole number")
 
 
@@ -153,7 +153,8 @@ def payload(media: Mapping[str, Any], where: str, encoding: Encoding, sample_rat
     if not isinstance(value, str):
         raise MediaProtocolError(f"{where}.payload must be base64 text")
     try:
-        data = base64.b64decode(value, validate=True)
+        # Strict mode refuses what validate=True does (and more), without its regex pass.
+        data = binascii.a2b_base64(value, strict_mode=True)
     except (binascii.Error, ValueError):
         raise MediaProtocolError(f"{where}.payload is not valid base64") from None
     if encoding == "opus":
@@ -195,4 +196,4 @@ def media_format(value: object, where: str) -> tuple[Encoding, int]:
 
 
 def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
