@@ -9,8 +9,12 @@
         ├── AssistantUnavailableError      the assistant cannot take calls (inactive, no bridge)
         ├── StreamUrlError            a stream URL template or value is refused
         ├── SignatureError            a signed token is tampered with, foreign or expired
-        └── ToolError                 a tool definition, its arguments or its call failed
-            └── BlockedAddressError        an outbound request was refused by the SSRF guard
+        ├── ToolError                 a tool definition, its arguments or its call failed
+        │   └── BlockedAddressError        an outbound request was refused by the SSRF guard
+        └── MediaError                anything about call audio (providers.media)
+            ├── MediaProtocolError         a stream message is bad: JSON, event, base64, size
+            ├── CodecUnavailableError      a codec needs a library that is not installed
+            └── MediaFormatError           audio of a shape a codec or resampler cannot take
 
 Messages name fields, never their values: configurations hold tokens and passwords.
 """
@@ -25,6 +29,10 @@ from cxml import CxmlError
 __all__ = [
     "AssistantUnavailableError",
     "BlockedAddressError",
+    "CodecUnavailableError",
+    "MediaError",
+    "MediaFormatError",
+    "MediaProtocolError",
     "ProviderConfigError",
     "ProviderError",
     "SignatureError",
@@ -78,3 +86,29 @@ class BlockedAddressError(ToolError):
     """An outbound request was refused: the URL or an address it resolves to is not allowed."""
 
     code: int | str = "BLOCKED_ADDRESS"
+
+
+class MediaError(ProviderError):
+    """Root of the media engine's errors (codecs, resamplers, stream protocols, bridges)."""
+
+    code: int | str = "MEDIA_ERROR"
+
+
+class MediaProtocolError(MediaError):
+    """A media-stream message was refused: not JSON, unknown event, missing field, bad base64,
+    a payload of the wrong size, or a message out of order. The connection is closed."""
+
+    code: int | str = "MEDIA_PROTOCOL"
+
+
+class CodecUnavailableError(MediaError):
+    """A codec needs a library that is not installed (Opus: ``libopus0`` and ``opuslib``)."""
+
+    code: int | str = "CODEC_UNAVAILABLE"
+
+
+class MediaFormatError(MediaError):
+    """Audio of a shape that cannot be taken: an unknown encoding, a rate a codec does not
+    run at, PCM16 of an odd length."""
+
+    code: int | str = "MEDIA_FORMAT"

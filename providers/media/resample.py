@@ -1,0 +1,205 @@
+"""Stateful polyphase resampling of PCM16 streams, and a fixed-size re-framer.
+
+One `Resampler` per stream and direction. It keeps its filter history and phase between
+calls, so 20 ms chunks come out exactly as the whole signal would (no clicks at frame
+boundaries), and it never resets on its own: a pause in the stream is just a pause (the
+pipecat#5769 class of bug). ``reset()`` is there for a real discontinuity.
+
+The filter is a Kaiser-windowed sinc whose stop band starts at the lower rate's Nyquist
+frequency, so going down (24 kHz TTS to 8 kHz) removes what would alias, and going up
+removes the images. Each call returns every sample it can: ``len(out)`` follows the rate ratio
+exactly over time (160 samples at 8 kHz give 480 at 24 kHz, every call), with the filter's
+group delay (`Resampler.delay`, 1-3 ms) and no hold-back.
+
+>>> up = Resampler(8000, 24000)
+>>> len(up.process(bytes(320))), round(up.delay * 1000, 1)
+(960, 3.0)
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import MediaFormatError
+
+__all__ = ["QUALITIES", "Framer", "Quality", "Resampler"]
+
+Quality = Literal["low", "medium", "high"]
+#: quality -> (stop-band attenuation dB, transition width as a fraction of the lower Nyquist)
+QUALITIES: Final[dict[Quality, tuple[float, float]]] = {
+    "low": (50.0, 0.30),
+    "medium": (75.0, 0.20),
+    "high": (95.0, 0.12),
+}
+
+_Floats = npt.NDArray[np.float32]
+
+
+@cache
+def _design(up: int, down: int, quality: Quality) -> tuple[_Floats, int]:
+    """Polyphase filter bank ``(taps, up)``, rows in time order, and taps per phase."""
+    attenuation, transition = QUALITIES[quality]
+    # In the upsampled domain (rate * up) the stop band begins at the lower Nyquist.
+    nyquist = 1.0 / (2 * max(up, down))  # cycles per upsampled sample
+    width = transition * nyquist
+    cutoff = nyquist - width / 2
+    # Kaiser's formulas for the window shape and length that reach `attenuation`.
+    if attenuation > 50:
+        beta = 0.1102 * (attenuation - 8.7)
+    else:
+        beta = 0.5842 * (attenuation - 21) ** 0.4 + 0.07886 * (attenuation - 21)
+    length = math.ceil((attenuation - 7.95) / (2.285 * 2 * math.pi * width)) + 1
+    per_phase = max(2, math.ceil(length / up))
+    n = per_phase * up
+    t = np.arange(n) - (n - 1) / 2
+    h = 2 * cutoff * np.sinc(2 * cutoff * t) * np.kaiser(n, beta)
+    h *= up / h.sum()  # unity gain at DC after zero-stuffing
+    # bank[i, p]: weight of the window's i-th sample (oldest first) for output phase p.
+    bank = h.reshape(per_phase, up)[::-1].astype(np.float32)
+    return np.ascontiguousarray(bank), per_phase
+
+
+class Resampler:
+    """PCM16 LE mono from ``rate_in`` to ``rate_out``, one stream, state carried across calls.
+
+    ``quality`` trades filter length for stop-band depth: ``low`` (50 dB), ``medium`` (75 dB,
+    the default) and ``high`` (95 dB). Equal rates pass audio through untouched.
+    """
+
+    def __init__(self, rate_in: int, rate_out: int, *, quality: Quality = "medium") -> None:
+        for name, rate in (("rate_in", rate_in), ("rate_out", rate_out)):
+            if not isinstance(rate, int) or not 1000 <= rate <= 192000:
+                raise MediaFormatError(f"{name} must be 1000..192000 Hz, not {rate!r:.20}")
+        if quality not in QUALITIES:
+            raise MediaFormatError(f"quality is one of {', '.join(QUALITIES)}, not {quality!r}")
+        g = math.gcd(rate_in, rate_out)
+        self.rate_in, self.rate_out, self.quality = rate_in, rate_out, quality
+        self._up, self._down = rate_out // g, rate_in // g
+        if self._up * self._down > 4096:
+            raise MediaFormatError(f"{rate_in} -> {rate_out} Hz is too odd a ratio")
+        self._bank, self._taps = _design(self._up, self._down, quality)
+        # Output j is computed at input index (j * down) // up with phase (j * down) % up.
+        self._phases = (np.arange(self._up) * self._down) % self._up
+        self._scratch: tuple[_Floats, _Floats] | None = None
+        self.reset()
+
+    @property
+    def delay(self) -> float:
+        """The filter's group delay in seconds (what the output lags the input by)."""
+        if self._up == self._down:
+            return 0.0
+        return (self._taps * self._up - 1) / 2 / (self.rate_in * self._up)
+
+    def reset(self) -> None:
+        """Forget the history: only for a real discontinuity (a new utterance source)."""
+        self._buffer = np.zeros(self._taps - 1, dtype=np.float32)
+        self._consumed = 0  # input samples seen
+        self._produced = 0  # output samples given
+
+    def process(self, pcm: bytes) -> bytes:
+        """Resample the next chunk; returns every output sample it determines."""
+        if len(pcm) % 2:
+            raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
+        if self._up == self._down or not pcm:
+            return bytes(pcm)
+        keep = self._taps - 1
+        n = len(pcm) // 2
+        if len(self._buffer) != keep + n:  # chunk sizes rarely change: reuse the buffer
+            grown = np.empty(keep + n, dtype=np.float32)
+            grown[:keep] = self._buffer[:keep]  # the history, moved to the front
+            self._buffer = grown
+        buf = self._buffer
+        buf[keep:] = np.frombuffer(pcm, dtype="<i2")
+        start = self._consumed
+        self._consumed += n
+        up, down = self._up, self._down
+        end = -(-self._consumed * up // down)  # outputs whose input index is now known
+        stride = buf.strides[0]
+        if down == 1:
+            # Upsampling by an integer: each input sample gives `up` outputs, one matmul.
+            # BLAS wants the overlapping windows copied out first; that is still cheaper.
+            work = self._work(n, self._taps, up)
+            np.copyto(work[0], _windows(buf, n, self._taps, stride, 1))
+            y = np.matmul(work[0], self._bank, out=work[1]).reshape(-1)
+        elif up == 1:
+            # Downsampling by an integer: only every `down`-th window is computed.
+            first = self._produced * down - start
+            count = end - self._produced
+            work = self._work(count, self._taps, 1)
+            np.copyto(work[0], _windows(buf[first:], count, self._taps, stride, down))
+            y = np.matmul(work[0], self._bank, out=work[1]).reshape(-1)
+        else:
+            j = np.arange(self._produced, end)
+            windows = _windows(buf, n, self._taps, stride, 1)[j * down // up - start]
+            y = np.einsum("ij,ji->i", windows, self._bank[:, self._phases[j % up]])
+        self._produced = end
+        buf[:keep] = buf[n:]
+        np.rint(y, out=y)
+        # np.clip's Python wrapper costs more than these two ufuncs together.
+        np.minimum(y, 32767.0, out=y)
+        np.maximum(y, -32768.0, out=y)
+        return y.astype("<i2").tobytes()
+
+    def _work(self, rows: int, taps: int, columns: int) -> tuple[_Floats, _Floats]:
+        """Scratch arrays for ``rows`` windows and their outputs, kept between calls."""
+        if self._scratch is None or self._scratch[0].shape[0] != rows:
+            self._scratch = (
+                np.empty((rows, taps), dtype=np.float32),
+                np.empty((rows, columns), dtype=np.float32),
+            )
+        return self._scratch
+
+    def __repr__(self) -> str:
+        return f"<Resampler {self.rate_in} -> {self.rate_out} Hz, {self.quality}>"
+
+
+def _windows(buf: _Floats, count: int, taps: int, stride: int, step: int) -> _Floats:
+    """``count`` overlapping views of ``taps`` samples of ``buf``, ``step`` samples apart."""
+    view: _Floats = np.ndarray((count, taps), np.float32, buf, 0, (stride * step, stride))
+    return view
+
+
+class Framer:
+    """Cuts a byte stream into frames of exactly ``size`` bytes, keeping the remainder.
+
+    >>> framer = Framer(4)
+    >>> framer.push(b"abcdef"), framer.push(b"gh"), framer.pending
+    ([b'abcd'], [b'efgh'], 0)
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise MediaFormatError("a frame is at least one byte")
+        self.size = size
+        self._buffer = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes waiting for a frame to fill."""
+        return len(self._buffer)
+
+    def push(self, data: bytes) -> list[bytes]:
+        """The whole frames ``data`` completes."""
+        self._buffer += data
+        size = self.size
+        whole = len(self._buffer) - len(self._buffer) % size
+        frames = [bytes(self._buffer[i : i + size]) for i in range(0, whole, size)]
+        del self._buffer[:whole]
+        return frames
+
+    def flush(self, fill: bytes = b"\x00") -> bytes | None:
+        """The remainder padded to a whole frame with ``fill``, or None if nothing is pending."""
+        if not self._buffer:
+            return None
+        frame = bytes(self._buffer) + fill * (self.size - len(self._buffer))
+        self._buffer.clear()
+        return frame[: self.size]
+
+    def clear(self) -> None:
+        """Drop what is pending (barge-in)."""
+        self._buffer.clear()
