@@ -114,7 +114,8 @@ class Signer:
         written with ``json.encoder.encode_basestring_ascii``) may go in, never input.
         The token is the one `sign` gives for the same members in the same order.
         """
-        return self._token(f'{{{members},"exp":{int(now + ttl)}}}'.encode("ascii"))
+        head = f"{{{members}," if members else "{"
+        return self._token(f'{head}"exp":{int(now + ttl)}}}'.encode("ascii"))
 
     def _token(self, body: bytes) -> str:
         head = _b64(body)
