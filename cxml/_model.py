@@ -321,6 +321,44 @@ class Container(Node):
         return copy
 
 
+def with_action(node: _N, action: str | None) -> _N:
+    """``node`` with its ``action`` set to ``action`` (checked as the constructor checks text).
+
+    For verbs built once and sent many times with a new callback URL (the router's Gather
+    and Dial): the rest of the node is shared, not rebuilt, as nodes are immutable. ``action``
+    must be the class's first attribute and unset in ``node``, so that putting it first keeps
+    the field order `render` writes.
+    """
+    if action is None:
+        return node
+    fields = node.__dict__
+    if node.wire[:1] != _ACTION or "action" in fields:
+        raise TypeError(f"with_action needs a node whose first attribute action is unset: {node!r}")
+    if action.__class__ is not str or not action.isprintable():
+        action = TEXT.coerce(action, node.tag, "action")  # type: ignore[assignment]
+    made = node.__class__.__new__(node.__class__)
+    made_fields = made.__dict__
+    made_fields["action"] = action
+    made_fields.update(fields)
+    return made
+
+
+_ACTION: Final = (("action", "action", TEXT),)
+
+
+def response_of(verbs: Sequence[Node]) -> Response:
+    """``Response(verbs)`` for verbs that are model nodes (no text, no `Element`): what the
+    constructor's check of its children would find, without the walk."""
+    if not verbs:
+        return Response()
+    for verb in verbs:
+        if not isinstance(verb, Node):
+            raise TypeError(f"response_of takes model nodes, got {verb!r}")
+    doc = Response.__new__(Response)
+    doc.__dict__["children"] = tuple(verbs)
+    return doc
+
+
 @attrs.frozen(repr=False, slots=False)
 class Text(Node):
     """A node whose body is text."""

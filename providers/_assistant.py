@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from cxml import CallRequest, Connect, Dial, Header, Node, Parameter, Service, Sip, Stream
+from cxml._model import with_action
 
 from ._errors import AssistantUnavailableError, ProviderConfigError
 from ._registry import HEADER_NAME, Provider, Registry, registry
@@ -100,9 +101,10 @@ class AIAssistant:
     status: Status = "active"
     description: str = ""
     registry: Registry = attrs.field(default=registry, eq=False)
-    #: (provider definition, SIP target node) of the last verb: a node is immutable, so one
-    #: made from these frozen settings serves every call while the definition is the same.
-    _target: tuple[Provider, Service | Sip] | None = attrs.field(
+    #: (provider definition, ``<Dial>`` of the SIP target) of the last verb: nodes are
+    #: immutable, so one made from these frozen settings serves every call (with its own
+    #: action) while the definition is the same.
+    _dial: tuple[Provider, Dial] | None = attrs.field(
         init=False, default=None, eq=False, repr=False
     )
 
@@ -170,14 +172,14 @@ class AIAssistant:
         definition = self.definition
         protocol = definition.protocol
         if protocol in ("sip", "sip_bot"):
-            cached = self._target
+            cached = self._dial
             if cached is None or cached[0] is not definition:
-                cached = (definition, self._sip_target(definition))
-                object.__setattr__(self, "_target", cached)
+                cached = (definition, Dial(self._sip_target(definition)))
+                object.__setattr__(self, "_dial", cached)
             if not flat:
-                return Dial((cached[1],), action=action)
+                return with_action(cached[1], action)
             headers: list[Node] = [Header(name=n, value=v) for n, v in _header_names(flat)]
-            return Dial([*headers, cached[1]], action=action)
+            return Dial([*headers, *cached[1].children], action=action)
         parameters = [Parameter(name=n, value=v) for n, v in flat]
         if protocol == "websocket":
             url = self._template_url(call)

@@ -36,6 +36,7 @@ from cxml import (
     Say,
     Service,
     Stream,
+    parse,
     render,
     validate,
 )
@@ -134,6 +135,9 @@ def checked(doc: Response) -> Response:
     assert validate(text) == [], text
     assert "Goodbye. Goodbye." not in text  # D7: a message is built once
     assert len(doc.children) > 0, "never an empty document (D6)"
+    # In the model's one form: attributes in field order, values as parse reads them.
+    assert parse(text) == doc
+    assert render(parse(text)) == text
     return doc
 
 

@@ -32,6 +32,7 @@ from cxml import (
     Say,
     Sip,
 )
+from cxml._model import response_of, with_action
 from providers import (
     AIAssistant,
     AssistantUnavailableError,
@@ -46,6 +47,7 @@ from ._config import (
     Destination,
     Extension,
     IvrMenu,
+    LbMember,
     Pbx,
     Prompt,
     RingGroup,
@@ -93,7 +95,7 @@ class _Call:
     expiry of the state it signs and the bridge tickets it dates all see the same instant.
     """
 
-    __slots__ = ("_clock", "_now", "metadata", "request")
+    __slots__ = ("_clock", "_now", "_timestamp", "metadata", "request")
 
     def __init__(
         self,
@@ -105,6 +107,7 @@ class _Call:
         self.metadata = metadata
         self._clock = clock
         self._now: dt.datetime | None = None
+        self._timestamp: float | None = None
 
     def now(self) -> dt.datetime:
         now = self._now
@@ -112,9 +115,16 @@ class _Call:
             now = self._now = self._clock()
         return now
 
+    def timestamp(self) -> float:
+        """`now` as POSIX time (signatures' expiry, tickets)."""
+        stamp = self._timestamp
+        if stamp is None:
+            stamp = self._timestamp = self.now().timestamp()
+        return stamp
+
     def with_metadata(self, metadata: Mapping[str, object]) -> _Call:
         call = _Call(self.request, self._clock, metadata)
-        call._now = self._now
+        call._now, call._timestamp = self._now, self._timestamp
         return call
 
 
@@ -124,15 +134,28 @@ _JSON_BOOL: Final = {True: "true", False: "false"}
 _METADATA_JSON: Final = json.JSONEncoder(separators=(",", ":"))
 
 
+#: Which notice an IVR menu's Gather says before its prompt: none, invalid input, no input.
+_FIRST, _INVALID, _NO_INPUT = 0, 1, 2
+
+
 @attrs.frozen
 class _MenuParts:
-    """What an IVR menu's Gather is made of apart from its action: fixed by the menu."""
+    """An IVR menu's Gathers without their action, by notice (`_FIRST`...): fixed by the
+    menu, so made once; each call adds its own signed action (`with_action`)."""
 
     id_json: str
-    num_digits: int | None
-    prompt: tuple[Node, ...]
-    invalid: tuple[Node, ...]
-    no_input: tuple[Node, ...]
+    gathers: tuple[Gather, Gather, Gather]
+
+
+@attrs.frozen
+class _BalancerParts:
+    """What picking a member of an AI load balancer needs, fixed by the configuration."""
+
+    id_json: str
+    cursor_key: str
+    #: The members that can be picked (active; weight above 0 for percentage), in the order
+    #: picking walks them (by priority, stably, for priority).
+    candidates: tuple[LbMember, ...]
 
 
 class Router:
@@ -170,7 +193,10 @@ class Router:
         self.bridge = bridge
         self.state_ttl = state_ttl
         self.messages = messages
-        self._menu_parts: dict[str, tuple[IvrMenu, _MenuParts]] = {}
+        # Parts of the configuration made once (nodes are immutable, so shared), each kept
+        # with the Pbx and object it was made from.
+        self._menu_parts: dict[str, tuple[Pbx, IvrMenu, _MenuParts]] = {}
+        self._balancer_parts: dict[str, tuple[Pbx, AiLoadBalancer, _BalancerParts]] = {}
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
@@ -187,8 +213,8 @@ class Router:
         try:
             state = self._state(call)
             if state is None:
-                return Response(self._first(call))
-            return Response(self._resume(call, state))
+                return response_of(self._first(call))
+            return response_of(self._resume(call, state))
         except _StopError as stop:
             return self._goodbye(stop.message)
         except CxmlError:
@@ -360,34 +386,32 @@ class Router:
             raise _StopError(self.messages.unavailable)
         return menu
 
-    def _menu(
-        self, menu: IvrMenu, call: _Call, turn: int, notice: tuple[Node, ...] = ()
-    ) -> list[Node]:
-        """The menu's Gather for ``turn``; ``notice`` is said first (why it is replayed)."""
+    def _menu(self, menu: IvrMenu, call: _Call, turn: int, notice: int = _FIRST) -> list[Node]:
+        """The menu's Gather for ``turn``, after ``notice`` (why it is replayed)."""
         parts = self._parts(menu)
-        gather = Gather(
-            (*notice, *parts.prompt) if notice else parts.prompt,
-            action=self._callback(call, f'"k":"ivr","m":{parts.id_json},"t":{turn:d}'),
-            action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
-            num_digits=parts.num_digits,
-            timeout=menu.timeout,
-        )
-        return [gather]
+        action = self._callback(call, f'"k":"ivr","m":{parts.id_json},"t":{turn:d}')
+        return [with_action(parts.gathers[notice], action)]
 
     def _parts(self, menu: IvrMenu) -> _MenuParts:
         """The menu's fixed parts, made on its first call (nodes are immutable: shared)."""
         cached = self._menu_parts.get(menu.id)
-        if cached is not None and cached[0] is menu:
-            return cached[1]
+        if cached is not None and cached[0] is self.pbx and cached[1] is menu:
+            return cached[2]
         lengths = {len(digits) for digits in menu.options}
-        parts = _MenuParts(
-            id_json=_js(menu.id),
-            num_digits=lengths.pop() if len(lengths) == 1 else None,
-            prompt=self._prompts(menu.prompt),
-            invalid=self._prompts(menu.invalid_prompt),
-            no_input=self._prompts(menu.no_input_prompt),
-        )
-        self._menu_parts[menu.id] = (menu, parts)
+        num_digits = lengths.pop() if len(lengths) == 1 else None
+        prompt = self._prompts(menu.prompt)
+
+        def gather(notice: Prompt | None) -> Gather:
+            return Gather(
+                (*self._prompts(notice), *prompt),
+                action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
+                num_digits=num_digits,
+                timeout=menu.timeout,
+            )
+
+        gathers = (gather(None), gather(menu.invalid_prompt), gather(menu.no_input_prompt))
+        parts = _MenuParts(id_json=_js(menu.id), gathers=gathers)
+        self._menu_parts[menu.id] = (self.pbx, menu, parts)
         return parts
 
     @classmethod
@@ -407,9 +431,12 @@ class Router:
 
     def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
         """The assistant's verb; AssistantUnavailableError if it cannot take the call."""
-        now = call.now().timestamp()
         return assistant.verb(
-            call.request, metadata=call.metadata, action=action, bridge=self.bridge, now=now
+            call.request,
+            metadata=call.metadata,
+            action=action,
+            bridge=self.bridge,
+            now=call.timestamp(),
         )
 
     def _assistant_verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
@@ -422,9 +449,10 @@ class Router:
         self, balancer: AiLoadBalancer, call: _Call, tried: tuple[str, ...], steps: int
     ) -> list[Node]:
         """The next member of ``balancer`` not yet tried on this call, or its fallback."""
+        parts = self._balancer(balancer)
         tried_now = list(tried)
         while True:
-            name = self._pick(balancer, tried_now)
+            name = self._pick(balancer, parts, tried_now)
             if name is None:
                 # The fallback is routed without follow-through, so it cannot loop back here.
                 return self._fallback(balancer.fallback, call, steps)
@@ -434,27 +462,43 @@ class Router:
                 stream = assistant.definition.protocol not in ("sip", "sip_bot")
                 tried_json = ",".join([_js(t) for t in (*tried_now, name)])
                 v = _JSON_BOOL[stream]
-                state = f'"k":"alb","b":{_js(balancer.id)},"tried":[{tried_json}],"v":{v}'
+                state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{v}'
                 action = self._callback(call, state)
             try:
                 return [self._verb(assistant, call, action)]
             except AssistantUnavailableError:
                 tried_now.append(name)  # e.g. needs a bridge this router has not got
 
-    def _pick(self, balancer: AiLoadBalancer, tried: list[str]) -> str | None:
-        candidates = [
-            m
-            for m in balancer.members
-            if m.assistant not in tried and self.pbx.ai_assistants[m.assistant].active
-        ]
+    def _balancer(self, balancer: AiLoadBalancer) -> _BalancerParts:
+        """The balancer's fixed parts, made on its first call."""
+        cached = self._balancer_parts.get(balancer.id)
+        if cached is not None and cached[0] is self.pbx and cached[1] is balancer:
+            return cached[2]
+        assistants = self.pbx.ai_assistants
+        candidates = [m for m in balancer.members if assistants[m.assistant].active]
         if balancer.strategy == "priority":
-            candidates.sort(key=lambda m: m.priority)
-            return candidates[0].assistant if candidates else None
-        if balancer.strategy == "percentage":
+            candidates.sort(key=lambda m: m.priority)  # stable: ties keep their order
+        elif balancer.strategy == "percentage":
             candidates = [m for m in candidates if m.weight > 0]
+        parts = _BalancerParts(
+            id_json=_js(balancer.id),
+            cursor_key=f"ai_load_balancer:{balancer.id}:cursor",
+            candidates=tuple(candidates),
+        )
+        self._balancer_parts[balancer.id] = (self.pbx, balancer, parts)
+        return parts
+
+    def _pick(
+        self, balancer: AiLoadBalancer, parts: _BalancerParts, tried: list[str]
+    ) -> str | None:
+        candidates = parts.candidates
+        if tried:
+            candidates = tuple(m for m in candidates if m.assistant not in tried)
         if not candidates:
             return None
-        turn = self._cursor(f"ai_load_balancer:{balancer.id}:cursor")
+        if balancer.strategy == "priority":
+            return candidates[0].assistant
+        turn = self._cursor(parts.cursor_key)
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
         # percentage: walk the weights cyclically, so shares are exact over every cycle
@@ -487,7 +531,7 @@ class Router:
         state += ',"c":' + _js(call.request.call_sid or "")
         if call.metadata:
             state += ',"md":' + _METADATA_JSON.encode(dict(call.metadata))
-        token = self._signer.sign_members(state, ttl=self.state_ttl, now=call.now().timestamp())
+        token = self._signer.sign_members(state, ttl=self.state_ttl, now=call.timestamp())
         return self._callback_prefix + token
 
     def _state(self, call: _Call) -> dict[str, Any] | None:
@@ -499,7 +543,7 @@ class Router:
         if not values:
             return None
         try:
-            state = self._signer.verify(values[-1], now=call.now().timestamp())
+            state = self._signer.verify(values[-1], now=call.timestamp())
         except SignatureError:
             raise _StopError(self.messages.cannot_continue) from None
         if state.get("c") != (request.call_sid or ""):
@@ -539,8 +583,7 @@ class Router:
             return self._route(target, call, 0)
         if turn + 1 >= menu.max_turns:
             return self._route(menu.failover, call, 1)
-        parts = self._parts(menu)
-        return self._menu(menu, call, turn + 1, parts.invalid if digits else parts.no_input)
+        return self._menu(menu, call, turn + 1, _INVALID if digits else _NO_INPUT)
 
     def _goodbye(self, message: str) -> Response:
         return Response([Say(message), Hangup()])

@@ -134,7 +134,9 @@ class MemoryStore:
             _check_ttl(ttl)
         with self._lock:
             now = self._clock()
-            entry = self._live(key, now)
+            entry = self._data.get(key)  # _live, inline: this is the round-robin hot path
+            if entry is not None and entry.expires is not None and entry.expires <= now:
+                entry = None
             if entry is None:
                 entry = self._data[key] = _Entry(0)
             value = entry.value
