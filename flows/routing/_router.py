@@ -21,6 +21,7 @@ import attrs
 from cxml import (
     CallRequest,
     Conference,
+    Connect,
     CxmlError,
     Dial,
     Gather,
@@ -211,7 +212,7 @@ class Router:
         """
         call = _Call(request, self.clock)
         try:
-            state = self._state(call)
+            state = None if request.url is None else self._state(call)
             if state is None:
                 return response_of(self._first(call))
             return response_of(self._resume(call, state))
@@ -429,7 +430,7 @@ class Router:
 
     # --- AI assistants and load balancers -------------------------------------------------
 
-    def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
+    def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Dial | Connect:
         """The assistant's verb; AssistantUnavailableError if it cannot take the call."""
         return assistant.verb(
             call.request,
@@ -456,18 +457,18 @@ class Router:
             if name is None:
                 # The fallback is routed without follow-through, so it cannot loop back here.
                 return self._fallback(balancer.fallback, call, steps)
-            assistant = self.pbx.ai_assistants[name]
-            action = None
-            if balancer.follow_through:
-                stream = assistant.definition.protocol not in ("sip", "sip_bot")
-                tried_json = ",".join([_js(t) for t in (*tried_now, name)])
-                v = _JSON_BOOL[stream]
-                state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{v}'
-                action = self._callback(call, state)
             try:
-                return [self._verb(assistant, call, action)]
+                verb = self._verb(self.pbx.ai_assistants[name], call, None)
             except AssistantUnavailableError:
                 tried_now.append(name)  # e.g. needs a bridge this router has not got
+                continue
+            if not balancer.follow_through:
+                return [verb]
+            # SIP assistants are dialled (<Dial>), the others streamed to (<Connect>).
+            stream = _JSON_BOOL[not isinstance(verb, Dial)]
+            tried_json = ",".join([_js(t) for t in (*tried_now, name)])
+            state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{stream}'
+            return [with_action(verb, self._callback(call, state))]
 
     def _balancer(self, balancer: AiLoadBalancer) -> _BalancerParts:
         """The balancer's fixed parts, made on its first call."""
@@ -498,7 +499,10 @@ class Router:
             return None
         if balancer.strategy == "priority":
             return candidates[0].assistant
-        turn = self._cursor(parts.cursor_key)
+        try:  # _cursor, inline
+            turn = self.store.incr(parts.cursor_key) - 1
+        except StateStoreError:
+            turn = 0
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
         # percentage: walk the weights cyclically, so shares are exact over every cycle

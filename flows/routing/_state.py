@@ -125,9 +125,12 @@ class MemoryStore:
             entry.expires = now + ttl
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
-            # Per-call keys (tried assistants) are written once and never read again.
-            for key in [k for k, e in self._data.items() if e.expires is not None]:
-                self._live(key, now)
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        # Per-call keys (tried assistants) are written once and never read again.
+        for key in [k for k, e in self._data.items() if e.expires is not None]:
+            self._live(key, now)
 
     def incr(self, key: str, *, ttl: float | None = None) -> int:
         if ttl is not None:
@@ -151,7 +154,12 @@ class MemoryStore:
             if count > _INT64_MAX:  # Redis counters are 64-bit; stay interchangeable
                 raise StateStoreError(f"state counter {key!r} would overflow")
             entry.value = count
-            self._wrote(entry, now, ttl)
+            # _wrote, inline: incr is the round-robin hot path.
+            if ttl is not None:
+                entry.expires = now + ttl
+            self._writes += 1
+            if self._writes % _SWEEP_EVERY == 0:
+                self._sweep(now)
             return count
 
     def add(self, key: str, member: str, *, ttl: float | None = None) -> None:
