@@ -1330,6 +1330,14 @@ def test_the_router_refuses_a_base_url_that_is_not_http(base_url: str) -> None:
         Router(load_pbx(SIGNED), base_url=base_url, secret=SECRET)
 
 
+def test_a_base_url_xml_cannot_carry_gets_the_error_document_not_an_exception() -> None:
+    # Every callback URL starts with the base URL: none can be written into a verb.
+    base = "https://pbx.example.com/vo\x01ice"
+    router = Router(load_pbx(SIGNED), base_url=base, secret=SECRET, clock=Clock())
+    request = CallRequest.from_payload({"CallSid": "CA1", "From": CALLER, "To": "+15550000701"})
+    assert_doc(router.handle(request), CANNOT_CONTINUE)
+
+
 def test_the_routers_repr_hides_its_secret() -> None:
     router = make_router(SIGNED)
     assert SECRET not in repr(router)

@@ -23,6 +23,7 @@ from cxml import (
     Conference,
     Connect,
     CxmlError,
+    CxmlValueError,
     Dial,
     Gather,
     Hangup,
@@ -33,11 +34,13 @@ from cxml import (
     Say,
     Sip,
 )
+from cxml._kinds import check_xml_text
 from cxml._model import response_of, with_action
 from providers import (
     AIAssistant,
     AssistantUnavailableError,
     MediaBridge,
+    Provider,
     SignatureError,
 )
 from providers._signing import Signer
@@ -189,6 +192,12 @@ class Router:
         self.base_url = base_url
         # Tokens are base64url and ".", safe in a query as they are.
         self._callback_prefix = f"{base_url}{'&' if parts.query else '?'}{STATE_PARAMETER}="
+        # A callback URL is this prefix and a token (base64url and "."): when the prefix is
+        # XML text, so is every callback URL, and verbs need not check each one again.
+        try:
+            self._prefix_checked = check_xml_text(self._callback_prefix, "base_url") is not None
+        except CxmlValueError:
+            self._prefix_checked = False  # each action is then checked, and refused
         self.store: StateStore = store if store is not None else MemoryStore()
         self.clock = clock or _utc_now
         self.bridge = bridge
@@ -198,6 +207,7 @@ class Router:
         # with the Pbx and object it was made from.
         self._menu_parts: dict[str, tuple[Pbx, IvrMenu, _MenuParts]] = {}
         self._balancer_parts: dict[str, tuple[Pbx, AiLoadBalancer, _BalancerParts]] = {}
+        self._static_verbs: dict[str, tuple[AIAssistant, Provider, Dial | Connect]] = {}
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
@@ -391,7 +401,7 @@ class Router:
         """The menu's Gather for ``turn``, after ``notice`` (why it is replayed)."""
         parts = self._parts(menu)
         action = self._callback(call, f'"k":"ivr","m":{parts.id_json},"t":{turn:d}')
-        return [with_action(parts.gathers[notice], action)]
+        return [with_action(parts.gathers[notice], action, checked=self._prefix_checked)]
 
     def _parts(self, menu: IvrMenu) -> _MenuParts:
         """The menu's fixed parts, made on its first call (nodes are immutable: shared)."""
@@ -432,6 +442,17 @@ class Router:
 
     def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Dial | Connect:
         """The assistant's verb; AssistantUnavailableError if it cannot take the call."""
+        if action is None and not call.metadata:
+            # A SIP assistant's verb without metadata or action depends on its settings
+            # only: made once (per provider definition: the registry may replace one).
+            definition = assistant.definition
+            cached = self._static_verbs.get(assistant.name)
+            if cached is not None and cached[0] is assistant and cached[1] is definition:
+                return cached[2]
+            if definition.protocol in ("sip", "sip_bot"):
+                verb = assistant.verb(call.request)
+                self._static_verbs[assistant.name] = (assistant, definition, verb)
+                return verb
         return assistant.verb(
             call.request,
             metadata=call.metadata,
@@ -468,7 +489,8 @@ class Router:
             stream = _JSON_BOOL[not isinstance(verb, Dial)]
             tried_json = ",".join([_js(t) for t in (*tried_now, name)])
             state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{stream}'
-            return [with_action(verb, self._callback(call, state))]
+            action = self._callback(call, state)
+            return [with_action(verb, action, checked=self._prefix_checked)]
 
     def _balancer(self, balancer: AiLoadBalancer) -> _BalancerParts:
         """The balancer's fixed parts, made on its first call."""
