@@ -487,7 +487,7 @@ class Router:
                 return [verb]
             # SIP assistants are dialled (<Dial>), the others streamed to (<Connect>).
             stream = _JSON_BOOL[not isinstance(verb, Dial)]
-            tried_json = ",".join([_js(t) for t in (*tried_now, name)])
+            tried_json = ",".join(map(_js, (*tried_now, name)))
             state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{stream}'
             action = self._callback(call, state)
             return [with_action(verb, action, checked=self._prefix_checked)]
