@@ -87,9 +87,9 @@ def read(data: bytes | str, max_bytes: int | None, max_depth: int, lines: Lines 
     """`parse`, recording each node's source line in ``lines`` (by ``id``) when given."""
     root = _parse_root(data, max_bytes)
     tag = root.tag
-    if isinstance(tag, str) and tag.startswith("{"):
-        raise CxmlParseError("XML namespaces are not allowed in CXML", line=root.sourceline)
     if tag != "Response":
+        if isinstance(tag, str) and tag.startswith("{"):
+            raise CxmlParseError("XML namespaces are not allowed in CXML", line=root.sourceline)
         raise CxmlParseError(
             f"the root element must be <Response>, not <{_shown_tag(tag)}>",
             code=12102,
