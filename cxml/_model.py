@@ -321,6 +321,43 @@ class Container(Node):
         return copy
 
 
+def with_action(node: _N, action: str | None, *, checked: bool = False) -> _N:
+    """``node`` with its ``action`` set to ``action``, checked as the constructor checks text
+    unless the caller says it is ``checked``: made only of parts that were (the router's
+    callback URL: its base URL, checked once, and a base64url token).
+
+    For verbs built once and sent many times with a new callback URL (the router's Gather
+    and Dial): the rest of the node is shared, not rebuilt, as nodes are immutable. ``action``
+    must be the class's first attribute and unset in ``node``, so that putting it first keeps
+    the field order `render` writes.
+    """
+    if action is None:
+        return node
+    fields = node.__dict__
+    if node.__class__ not in _ACTION_FIRST or "action" in fields:
+        raise TypeError(f"with_action needs a node whose first attribute action is unset: {node!r}")
+    if not checked and (action.__class__ is not str or not action.isprintable()):
+        action = TEXT.coerce(action, node.tag, "action")  # type: ignore[assignment]
+    made = node.__class__.__new__(node.__class__)
+    made_fields = made.__dict__
+    made_fields["action"] = action
+    made_fields.update(fields)
+    return made
+
+
+def response_of(verbs: Sequence[Node]) -> Response:
+    """``Response(verbs)`` for verbs that are model nodes (no text, no `Element`): what the
+    constructor's check of its children would find, without the walk."""
+    if not verbs:
+        return Response()
+    for verb in verbs:
+        if not isinstance(verb, Node):
+            raise TypeError(f"response_of takes model nodes, got {verb!r}")
+    doc = Response.__new__(Response)
+    doc.__dict__["children"] = tuple(verbs)
+    return doc
+
+
 @attrs.frozen(repr=False, slots=False)
 class Text(Node):
     """A node whose body is text."""
@@ -759,3 +796,8 @@ BY_TAG: Final[dict[str, type[Node]]] = {
         Start, Stop, Stream, System, Tool, User,
     )
 }  # fmt: skip
+
+#: The classes whose first attribute is ``action`` (what `with_action` can extend).
+_ACTION_FIRST: Final = frozenset(
+    cls for cls in BY_TAG.values() if cls.wire[:1] and cls.wire[0][0] == "action"
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from lxml import etree
@@ -34,6 +35,7 @@ _XML_NS: Final = "{http://www.w3.org/XML/1998/namespace}"
 _local = threading.local()
 
 Lines = dict[int, int]
+_Spec = tuple[int, str, "Callable[[str], object] | None"]
 
 
 def _parsers() -> tuple[etree.XMLParser, etree.XMLParser]:
@@ -89,9 +91,9 @@ def read(data: bytes | str, max_bytes: int | None, max_depth: int, lines: Lines 
     """`parse`, recording each node's source line in ``lines`` (by ``id``) when given."""
     root = _parse_root(data, max_bytes)
     tag = root.tag
-    if isinstance(tag, str) and tag.startswith("{"):
-        raise CxmlParseError("XML namespaces are not allowed in CXML", line=root.sourceline)
     if tag != "Response":
+        if isinstance(tag, str) and tag.startswith("{"):
+            raise CxmlParseError("XML namespaces are not allowed in CXML", line=root.sourceline)
         raise CxmlParseError(
             f"the root element must be <Response>, not <{_shown_tag(tag)}>",
             code=12102,
@@ -190,12 +192,13 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
     Module-level functions with their settings as arguments: closures defined per call
     cost more than the rest of reading a small document.
     """
-    tag = el.tag
-    if type(tag) is not str or depth > max_depth or tag[0] == "{" or el.nsmap:
-        _check(el, depth, max_depth)
-    known = _CLASSES.get(tag)  # type: ignore[arg-type]
+    known = _CLASSES.get(el.tag)
     if known is None:
+        # Not a modelled element, or not an element at all: _element checks everything.
         return _element(el, depth, max_depth, lines)
+    # A modelled tag is a plain name (no namespace): only depth and declarations remain.
+    if depth > max_depth or el.nsmap:
+        _check(el, depth, max_depth)
     cls, body, by_wire = known
     if body is None and (len(el) or (el.text or "").strip()):
         return _element(el, depth, max_depth, lines)  # content where the model has none
@@ -207,37 +210,47 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
     items = el.items()
     if items:
         last, ordered = -1, True
-        for wire_key, value in items:
-            key = _xml_attribute(wire_key, el) if wire_key[0] == "{" else wire_key
-            spec = by_wire.get(key)
+        for key, value in items:
+            spec = by_wire.get(key)  # never a namespaced key: no modelled name has one
             if spec is not None:
-                kind = spec[2]
-                typed = value if kind is TEXT else kind.read(value)
-                if typed is not INVALID:
+                read = spec[2]
+                if read is None:  # text: the value as it is
+                    fields[spec[1]] = value
+                else:
+                    typed = read(value)
+                    if typed is INVALID:
+                        if extra is None:
+                            extra = []
+                        extra.append((key, value))
+                        continue
                     fields[spec[1]] = typed
-                    if spec[0] < last:
-                        ordered = False
-                    last = spec[0]
-                    continue
+                if spec[0] < last:
+                    ordered = False
+                last = spec[0]
+                continue
             if extra is None:
                 extra = []
-            extra.append((key, value))
+            extra.append((_xml_attribute(key, el) if key[0] == "{" else key, value))
         if not ordered:  # fields holds only attributes so far: put them in field order
             _in_field_order(fields, cls.by_name)
     if body == "children":
-        out: list[Node | Element | str] = []
         text = el.text
-        if text and not text.isspace():
-            out.append(text)
-        for child in el:
-            out.append(_node(child, depth + 1, max_depth, lines))
-            tail = child.tail
-            if tail and not tail.isspace():
-                out.append(tail)
-        if out:
-            fields[body] = tuple(out)
+        # el[:] rather than iterating el: lxml's child iterator costs more to set up than
+        # reading a small element does.
+        children = el[:]
+        if children:
+            out: list[Node | Element | str] = [text] if text and not text.isspace() else []
+            below = depth + 1
+            for child in children:
+                out.append(_node(child, below, max_depth, lines))
+                tail = child.tail
+                if tail and not tail.isspace():
+                    out.append(tail)
+            fields["children"] = tuple(out)
+        elif text and not text.isspace():
+            fields["children"] = (text,)
     elif body is not None:
-        content = (el.text or "") if not len(el) else _mixed(el, depth, max_depth, lines)
+        content = el.text if not len(el) else _mixed(el, depth, max_depth, lines)
         if content:
             fields[body] = content
     if extra:
@@ -258,7 +271,7 @@ def _in_field_order(fields: dict[str, object], by_name: dict[str, tuple[int, str
 def _mixed(el: etree._Element, depth: int, max_depth: int, lines: Lines | None) -> Content:
     # Inside text (SSML in Say, unknown elements) every character is content.
     out: list[Node | Element | str] = [el.text] if el.text else []
-    for child in el:
+    for child in el[:]:
         out.append(_element(child, depth + 1, max_depth, lines))
         if child.tail:
             out.append(child.tail)
@@ -280,7 +293,18 @@ def _element(el: etree._Element, depth: int, max_depth: int, lines: Lines | None
 
 
 #: tag -> (class, body field, attributes by wire name): what the reader looks up per element.
-_CLASSES: Final = {tag: (cls, cls.body, cls.by_wire) for tag, cls in BY_TAG.items()}
+#: Each attribute: (position, python name, the kind's reader, or None for plain text).
+_CLASSES: Final[dict[object, tuple[type[Node], str | None, dict[str, _Spec]]]] = {
+    tag: (
+        cls,
+        cls.body,
+        {
+            wire: (i, name, None if kind is TEXT else kind.read)
+            for wire, (i, name, kind) in cls.by_wire.items()
+        },
+    )
+    for tag, cls in BY_TAG.items()
+}
 
 
 def _xml_attribute(key: str, el: etree._Element) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from cxml import CallRequest, Connect, Dial, Header, Node, Parameter, Service, Sip, Stream
+from cxml._model import with_action
 
 from ._errors import AssistantUnavailableError, ProviderConfigError
 from ._registry import HEADER_NAME, Provider, Registry, registry
@@ -100,6 +101,12 @@ class AIAssistant:
     status: Status = "active"
     description: str = ""
     registry: Registry = attrs.field(default=registry, eq=False)
+    #: (provider definition, ``<Dial>`` of the SIP target) of the last verb: nodes are
+    #: immutable, so one made from these frozen settings serves every call (with its own
+    #: action) while the definition is the same.
+    _dial: tuple[Provider, Dial] | None = attrs.field(
+        init=False, default=None, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         problems: dict[str, str] = {}
@@ -156,14 +163,23 @@ class AIAssistant:
         """
         if not self.active:
             raise AssistantUnavailableError(f"{self} is not active")
-        problems = metadata_problems(metadata or {})
-        if problems:
-            raise ProviderConfigError("metadata", problems)
-        flat = flatten_metadata(metadata or {})
-        protocol = self.definition.protocol
+        flat: list[tuple[str, str]] = []
+        if metadata:
+            problems = metadata_problems(metadata)
+            if problems:
+                raise ProviderConfigError("metadata", problems)
+            flat = flatten_metadata(metadata)
+        definition = self.definition
+        protocol = definition.protocol
         if protocol in ("sip", "sip_bot"):
+            cached = self._dial
+            if cached is None or cached[0] is not definition:
+                cached = (definition, Dial(self._sip_target(definition)))
+                object.__setattr__(self, "_dial", cached)
+            if not flat:
+                return with_action(cached[1], action)
             headers: list[Node] = [Header(name=n, value=v) for n, v in _header_names(flat)]
-            return Dial([*headers, self._sip_target()], action=action)
+            return Dial([*headers, *cached[1].children], action=action)
         parameters = [Parameter(name=n, value=v) for n, v in flat]
         if protocol == "websocket":
             url = self._template_url(call)
@@ -179,9 +195,9 @@ class AIAssistant:
             parameters.insert(0, Parameter(name=TICKET_PARAMETER, value=ticket))
         return Connect([Stream(parameters, url=url)], action=action)
 
-    def _sip_target(self) -> Service | Sip:
+    def _sip_target(self, definition: Provider) -> Service | Sip:
         config = self.config
-        if self.definition.protocol == "sip":
+        if definition.protocol == "sip":
             return Service(config["phone_number"], provider=self.provider)
         if config.get("mode", "server") == "client":
             # The bot registered with our PBX: ring its account there.

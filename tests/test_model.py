@@ -145,3 +145,30 @@ def test_exports_are_pinned() -> None:
         "pytest_plugin",  # the simulate_call fixture, imported by the tests that use it
     }
     assert set(cxml.__all__) == public
+
+
+def test_with_action_keeps_field_order_and_checks_the_action() -> None:
+    from cxml._model import response_of, with_action
+
+    template = Gather(Say("Press 1"), num_digits=1, timeout=5)
+    made = with_action(template, "https://example.com/next?a=1")
+    assert made == Gather(
+        Say("Press 1"), action="https://example.com/next?a=1", num_digits=1, timeout=5
+    )
+    assert cxml.render(Response(made)) == cxml.render(
+        Response(
+            Gather(Say("Press 1"), action="https://example.com/next?a=1", num_digits=1, timeout=5)
+        )
+    )
+    assert with_action(template, None) is template
+    assert "action" not in template.__dict__  # the template is left as it was
+    with pytest.raises(CxmlValueError):
+        with_action(template, "https://example.com/\x00")
+    with pytest.raises(TypeError):
+        with_action(made, "https://example.com/again")  # already has one
+    with pytest.raises(TypeError):
+        with_action(Say("hi"), "https://example.com/")  # no action attribute
+    assert response_of([made]) == Response(made)
+    assert response_of([]) == Response()
+    with pytest.raises(TypeError):
+        response_of(["text"])  # type: ignore[list-item]

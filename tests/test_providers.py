@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import re
 
 import pytest
@@ -24,6 +26,7 @@ from providers import (
     sign,
     verify,
 )
+from providers._signing import Signer
 
 CALL = CallRequest.from_payload(
     {"CallSid": "CA42", "From": "+15551234567", "To": "+15559876543", "Direction": "inbound"}
@@ -320,6 +323,20 @@ def test_tokens_expire_and_resist_tampering() -> None:
 @given(st.dictionaries(st.text(max_size=5).filter(lambda k: k != "exp"), st.text(max_size=20)))
 def test_any_payload_round_trips(payload: dict[str, str]) -> None:
     assert verify(sign(payload, SECRET, ttl=10, now=0), SECRET, now=5) == payload
+
+
+@given(st.binary(min_size=16, max_size=200), st.binary(max_size=300))
+def test_signer_mac_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    assert Signer(key).mac(message) == hmac.new(key, message, "sha256").digest()
+
+
+@given(st.dictionaries(st.text(max_size=5).filter(lambda k: k != "exp"), st.text(max_size=20)))
+def test_sign_members_is_sign_of_the_same_members(payload: dict[str, str]) -> None:
+    members = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in payload.items())
+    signer = Signer(SECRET)
+    token = signer.sign_members(members, ttl=10, now=0)
+    assert token == sign(payload, SECRET, ttl=10, now=0)
+    assert verify(token, SECRET, now=5) == payload
 
 
 @given(st.text(max_size=200))

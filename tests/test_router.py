@@ -36,6 +36,7 @@ from cxml import (
     Say,
     Service,
     Stream,
+    parse,
     render,
     validate,
 )
@@ -134,6 +135,9 @@ def checked(doc: Response) -> Response:
     assert validate(text) == [], text
     assert "Goodbye. Goodbye." not in text  # D7: a message is built once
     assert len(doc.children) > 0, "never an empty document (D6)"
+    # In the model's one form: attributes in field order, values as parse reads them.
+    assert parse(text) == doc
+    assert render(parse(text)) == text
     return doc
 
 
@@ -1476,6 +1480,14 @@ def test_the_router_refuses_a_short_secret(secret: str | bytes) -> None:
 def test_the_router_refuses_a_base_url_that_is_not_http(base_url: str) -> None:
     with pytest.raises(ValueError, match="base_url"):
         Router(load_pbx(SIGNED), base_url=base_url, secret=SECRET)
+
+
+def test_a_base_url_xml_cannot_carry_gets_the_error_document_not_an_exception() -> None:
+    # Every callback URL starts with the base URL: none can be written into a verb.
+    base = "https://pbx.example.com/vo\x01ice"
+    router = Router(load_pbx(SIGNED), base_url=base, secret=SECRET, clock=Clock())
+    request = CallRequest.from_payload({"CallSid": "CA1", "From": CALLER, "To": "+15550000701"})
+    assert_doc(router.handle(request), CANNOT_CONTINUE)
 
 
 def test_the_routers_repr_hides_its_secret() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxml import CallRequest, Connect, Dial, Gather, Hangup, Response, validate
+from cxml import CallRequest, Connect, Dial, Gather, Hangup, Response, parse, render, validate
 from flows.routing import MemoryStore, Router, load_pbx
 from flows.strategies import pbx_configs
 
@@ -41,6 +41,9 @@ def test_every_call_from_every_did_ends_in_valid_documents(
         doc = router.handle(CallRequest.from_payload({**body, "Direction": "inbound"}))
         for _ in range(MAX_CALLBACKS):
             assert [i for i in validate(doc) if i.severity == "error"] == []
+            text = render(doc)  # in the model's one form: as parse reads it, field order
+            assert parse(text) == doc
+            assert render(parse(text)) == text
             action = _action(doc)
             if action is None:
                 break

@@ -212,8 +212,11 @@ class Schedule:
                 "assumed"
             )
         # Through UTC: astimezone() to the same zone object would keep a non-existent wall
-        # time (02:30 on a spring-forward day) as is instead of normalising it.
-        return at.astimezone(dt.UTC).astimezone(self.zone)
+        # time (02:30 on a spring-forward day) as is instead of normalising it. (An instant
+        # already in UTC is its own UTC form: astimezone would return it as is.)
+        if at.tzinfo is not dt.UTC:
+            at = at.astimezone(dt.UTC)
+        return at.astimezone(self.zone)
 
     def ranges_on(self, day: dt.date) -> tuple[TimeRange, ...]:
         """The ranges that start on local date ``day``: its exception's, else its weekday's."""
@@ -237,12 +240,17 @@ class Schedule:
         if not self.active:
             return False
         day, now = local.date(), local.time()
-        if any(r.covers_same_day(now) for r in self.ranges_on(day)):
-            return True
+        # TimeRange.covers_same_day and covers_next_day, inline (routing runs this per call).
         exception = self.exceptions.get(day)
+        today = (
+            self.weekly.get(WEEKDAYS[day.weekday()], ()) if exception is None else exception.ranges
+        )
+        for r in today:
+            if r.start <= now and (r.end <= r.start or now < r.end):
+                return True
         if (exception is not None and exception.type == "closed") or day == dt.date.min:
             return False
-        return any(r.covers_next_day(now) for r in self.ranges_on(day - _ONE_DAY))
+        return any(r.end <= r.start and now < r.end for r in self.ranges_on(day - _ONE_DAY))
 
 
 def _check_window_dates(

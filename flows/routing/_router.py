@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import json.encoder
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -21,7 +23,9 @@ import attrs
 from cxml import (
     CallRequest,
     Conference,
+    Connect,
     CxmlError,
+    CxmlValueError,
     Dial,
     Gather,
     Hangup,
@@ -32,14 +36,16 @@ from cxml import (
     Say,
     Sip,
 )
+from cxml._kinds import check_xml_text
+from cxml._model import response_of, with_action
 from providers import (
     AIAssistant,
     AssistantUnavailableError,
     MediaBridge,
+    Provider,
     SignatureError,
-    sign,
-    verify,
 )
+from providers._signing import Signer
 
 from ._config import (
     EXTENSION,
@@ -47,6 +53,7 @@ from ._config import (
     Destination,
     Extension,
     IvrMenu,
+    LbMember,
     Pbx,
     Prompt,
     RingGroup,
@@ -97,12 +104,74 @@ class _StopError(Exception):
         self.message = message
 
 
-@attrs.frozen
 class _Call:
-    """One request being routed: what routing needs besides the PBX."""
+    """One request being routed: what routing needs besides the PBX.
 
-    request: CallRequest
-    metadata: Mapping[str, object] | None = None
+    The router's clock is read once per request, when first needed: business hours, the
+    expiry of the state it signs and the bridge tickets it dates all see the same instant.
+    """
+
+    __slots__ = ("_clock", "_now", "_timestamp", "metadata", "request")
+
+    def __init__(
+        self,
+        request: CallRequest,
+        clock: Callable[[], dt.datetime],
+        metadata: Mapping[str, object] | None = None,
+    ) -> None:
+        self.request = request
+        self.metadata = metadata
+        self._clock = clock
+        self._now: dt.datetime | None = None
+        self._timestamp: float | None = None
+
+    def now(self) -> dt.datetime:
+        now = self._now
+        if now is None:
+            now = self._now = self._clock()
+        return now
+
+    def timestamp(self) -> float:
+        """`now` as POSIX time (signatures' expiry, tickets)."""
+        stamp = self._timestamp
+        if stamp is None:
+            stamp = self._timestamp = self.now().timestamp()
+        return stamp
+
+    def with_metadata(self, metadata: Mapping[str, object]) -> _Call:
+        call = _Call(self.request, self._clock, metadata)
+        call._now, call._timestamp = self._now, self._timestamp
+        return call
+
+
+#: A JSON string literal for any str (json's own escaping, ASCII only).
+_js: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
+_JSON_BOOL: Final = {True: "true", False: "false"}
+_METADATA_JSON: Final = json.JSONEncoder(separators=(",", ":"))
+
+
+#: Which notice an IVR menu's Gather says before its prompt: none, invalid input, no input.
+_FIRST, _INVALID, _NO_INPUT = 0, 1, 2
+
+
+@attrs.frozen
+class _MenuParts:
+    """An IVR menu's Gathers without their action, by notice (`_FIRST`...): fixed by the
+    menu, so made once; each call adds its own signed action (`with_action`)."""
+
+    id_json: str
+    gathers: tuple[Gather, Gather, Gather]
+
+
+@attrs.frozen
+class _BalancerParts:
+    """What picking a member of an AI load balancer needs, fixed by the configuration."""
+
+    id_json: str
+    cursor_key: str
+    #: The members that can be picked (active; weight above 0 for percentage), in the order
+    #: picking walks them (by priority, stably, for priority).
+    candidates: tuple[LbMember, ...]
 
 
 class Router:
@@ -130,17 +199,27 @@ class Router:
         parts = urlsplit(base_url)
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
             raise ValueError("base_url must be an absolute http(s) URL without a fragment")
-        sign({}, secret, ttl=0)  # refuses a short secret now rather than mid-call
+        self._signer = Signer(secret)  # refuses a short secret now rather than mid-call
         self.pbx = pbx
         self.base_url = base_url
         # Tokens are base64url and ".", safe in a query as they are.
         self._callback_prefix = f"{base_url}{'&' if parts.query else '?'}{STATE_PARAMETER}="
-        self._secret = secret
+        # A callback URL is this prefix and a token (base64url and "."): when the prefix is
+        # XML text, so is every callback URL, and verbs need not check each one again.
+        try:
+            self._prefix_checked = check_xml_text(self._callback_prefix, "base_url") is not None
+        except CxmlValueError:
+            self._prefix_checked = False  # each action is then checked, and refused
         self.store: StateStore = store if store is not None else MemoryStore()
         self.clock = clock or _utc_now
         self.bridge = bridge
         self.state_ttl = state_ttl
         self.messages = messages
+        # Parts of the configuration made once (nodes are immutable, so shared), each kept
+        # with the Pbx and object it was made from.
+        self._menu_parts: dict[str, tuple[Pbx, IvrMenu, _MenuParts]] = {}
+        self._balancer_parts: dict[str, tuple[Pbx, AiLoadBalancer, _BalancerParts]] = {}
+        self._static_verbs: dict[str, tuple[AIAssistant, Provider, Dial | Connect]] = {}
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
@@ -153,12 +232,12 @@ class Router:
         Never raises for a bad request: unknown numbers, inactive targets and tampered,
         expired or foreign callbacks get a spoken error and a hangup.
         """
-        call = _Call(request)
+        call = _Call(request, self.clock)
         try:
-            state = self._state(request)
+            state = self._state(call)
             if state is None:
-                return Response(self._first(call))
-            return Response(self._resume(call, state))
+                return response_of(self._first(call))
+            return response_of(self._resume(call, state))
         except _StopError as stop:
             return self._goodbye(stop.message)
         except CxmlError:
@@ -179,7 +258,7 @@ class Router:
         campaign = self.pbx.campaigns.get(campaign_id)
         if campaign is None:
             raise KeyError(f"no campaign {campaign_id!r}")
-        call = _Call(request, {**campaign.metadata, **(metadata or {})})
+        call = _Call(request, self.clock, {**campaign.metadata, **(metadata or {})})
         try:
             return Response(self._route(campaign.destination, call, 0))
         except _StopError as stop:
@@ -221,13 +300,12 @@ class Router:
         if kind == "ring_group":
             return self._ring(self._group(ident), call, 0, None, steps)
         if kind == "ivr_menu":
-            return self._menu(self._ivr(ident), call, 0, None)
+            return self._menu(self._ivr(ident), call, 0)
         if kind == "business_hours":
             hours = self.pbx.business_hours.get(ident)
             if hours is None:
                 raise _StopError(self.messages.unavailable)
-            now = self.clock()
-            nxt = hours.open if hours.schedule.is_open(now) else hours.closed
+            nxt = hours.open if hours.schedule.is_open(call.now()) else hours.closed
             return self._route(nxt, call, steps + 1)
         if kind == "ai_assistant":
             assistant = self.pbx.ai_assistants.get(ident)
@@ -318,7 +396,9 @@ class Router:
             if group.strategy == "round_robin":
                 start = self._cursor(f"ring_group:{group.id}:cursor") % len(members)
         ringing = members if simultaneous else [members[(start + attempt) % len(members)]]
-        action = self._callback(call, {"k": "ring", "g": group.id, "a": attempt, "s": start})
+        action = self._callback(
+            call, f'"k":"ring","g":{_js(group.id)},"a":{attempt:d},"s":{start:d}'
+        )
         return [Dial([self._target(m) for m in ringing], timeout=group.timeout, action=action)]
 
     # --- IVR menus ------------------------------------------------------------------------
@@ -329,17 +409,38 @@ class Router:
             raise _StopError(self.messages.unavailable)
         return menu
 
-    def _menu(self, menu: IvrMenu, call: _Call, turn: int, notice: Prompt | None) -> list[Node]:
+    def _menu(self, menu: IvrMenu, call: _Call, turn: int, notice: int = _FIRST) -> list[Node]:
+        """The menu's Gather for ``turn``, after ``notice`` (why it is replayed)."""
+        parts = self._parts(menu)
+        action = self._callback(call, f'"k":"ivr","m":{parts.id_json},"t":{turn:d}')
+        return [with_action(parts.gathers[notice], action, checked=self._prefix_checked)]
+
+    def _parts(self, menu: IvrMenu) -> _MenuParts:
+        """The menu's fixed parts, made on its first call (nodes are immutable: shared)."""
+        cached = self._menu_parts.get(menu.id)
+        if cached is not None and cached[0] is self.pbx and cached[1] is menu:
+            return cached[2]
         lengths = {len(digits) for digits in menu.options}
-        prompts = [self._prompt(p) for p in (notice, menu.prompt) if p is not None]
-        gather = Gather(
-            [p for p in prompts if p is not None],
-            action=self._callback(call, {"k": "ivr", "m": menu.id, "t": turn}),
-            action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
-            num_digits=lengths.pop() if len(lengths) == 1 else None,
-            timeout=menu.timeout,
-        )
-        return [gather]
+        num_digits = lengths.pop() if len(lengths) == 1 else None
+        prompt = self._prompts(menu.prompt)
+
+        def gather(notice: Prompt | None) -> Gather:
+            return Gather(
+                (*self._prompts(notice), *prompt),
+                action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
+                num_digits=num_digits,
+                timeout=menu.timeout,
+            )
+
+        gathers = (gather(None), gather(menu.invalid_prompt), gather(menu.no_input_prompt))
+        parts = _MenuParts(id_json=_js(menu.id), gathers=gathers)
+        self._menu_parts[menu.id] = (self.pbx, menu, parts)
+        return parts
+
+    @classmethod
+    def _prompts(cls, prompt: Prompt | None) -> tuple[Node, ...]:
+        node = None if prompt is None else cls._prompt(prompt)
+        return () if node is None else (node,)
 
     @staticmethod
     def _prompt(prompt: Prompt) -> Node | None:
@@ -351,11 +452,25 @@ class Router:
 
     # --- AI assistants and load balancers -------------------------------------------------
 
-    def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
+    def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Dial | Connect:
         """The assistant's verb; AssistantUnavailableError if it cannot take the call."""
-        now = self.clock().timestamp()
+        if action is None and not call.metadata:
+            # A SIP assistant's verb without metadata or action depends on its settings
+            # only: made once (per provider definition: the registry may replace one).
+            definition = assistant.definition
+            cached = self._static_verbs.get(assistant.name)
+            if cached is not None and cached[0] is assistant and cached[1] is definition:
+                return cached[2]
+            if definition.protocol in ("sip", "sip_bot"):
+                verb = assistant.verb(call.request)
+                self._static_verbs[assistant.name] = (assistant, definition, verb)
+                return verb
         return assistant.verb(
-            call.request, metadata=call.metadata, action=action, bridge=self.bridge, now=now
+            call.request,
+            metadata=call.metadata,
+            action=action,
+            bridge=self.bridge,
+            now=call.timestamp(),
         )
 
     def _assistant_verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
@@ -368,36 +483,56 @@ class Router:
         self, balancer: AiLoadBalancer, call: _Call, tried: tuple[str, ...], steps: int
     ) -> list[Node]:
         """The next member of ``balancer`` not yet tried on this call, or its fallback."""
+        parts = self._balancer(balancer)
         tried_now = list(tried)
         while True:
-            name = self._pick(balancer, tried_now)
+            name = self._pick(balancer, parts, tried_now)
             if name is None:
                 # The fallback is routed without follow-through, so it cannot loop back here.
                 return self._fallback(balancer.fallback, call, steps)
-            assistant = self.pbx.ai_assistants[name]
-            action = None
-            if balancer.follow_through:
-                stream = assistant.definition.protocol not in ("sip", "sip_bot")
-                state = {"k": "alb", "b": balancer.id, "tried": [*tried_now, name], "v": stream}
-                action = self._callback(call, state)
             try:
-                return [self._verb(assistant, call, action)]
+                verb = self._verb(self.pbx.ai_assistants[name], call, None)
             except AssistantUnavailableError:
                 tried_now.append(name)  # e.g. needs a bridge this router has not got
+                continue
+            if not balancer.follow_through:
+                return [verb]
+            # SIP assistants are dialled (<Dial>), the others streamed to (<Connect>).
+            stream = _JSON_BOOL[not isinstance(verb, Dial)]
+            tried_json = ",".join(map(_js, (*tried_now, name)))
+            state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{stream}'
+            action = self._callback(call, state)
+            return [with_action(verb, action, checked=self._prefix_checked)]
 
-    def _pick(self, balancer: AiLoadBalancer, tried: list[str]) -> str | None:
-        candidates = [
-            m
-            for m in balancer.members
-            if m.assistant not in tried and self.pbx.ai_assistants[m.assistant].active
-        ]
+    def _balancer(self, balancer: AiLoadBalancer) -> _BalancerParts:
+        """The balancer's fixed parts, made on its first call."""
+        cached = self._balancer_parts.get(balancer.id)
+        if cached is not None and cached[0] is self.pbx and cached[1] is balancer:
+            return cached[2]
+        assistants = self.pbx.ai_assistants
+        candidates = [m for m in balancer.members if assistants[m.assistant].active]
         if balancer.strategy == "priority":
-            candidates.sort(key=lambda m: m.priority)
-            return candidates[0].assistant if candidates else None
-        if balancer.strategy == "percentage":
+            candidates.sort(key=lambda m: m.priority)  # stable: ties keep their order
+        elif balancer.strategy == "percentage":
             candidates = [m for m in candidates if m.weight > 0]
+        parts = _BalancerParts(
+            id_json=_js(balancer.id),
+            cursor_key=f"ai_load_balancer:{balancer.id}:cursor",
+            candidates=tuple(candidates),
+        )
+        self._balancer_parts[balancer.id] = (self.pbx, balancer, parts)
+        return parts
+
+    def _pick(
+        self, balancer: AiLoadBalancer, parts: _BalancerParts, tried: list[str]
+    ) -> str | None:
+        candidates = parts.candidates
+        if tried:
+            candidates = tuple(m for m in candidates if m.assistant not in tried)
         if not candidates:
             return None
+        if balancer.strategy == "priority":
+            return candidates[0].assistant
         if balancer.strategy == "round_robin" and tried:
             # A call's later picks go on in listed order from the member it started at: only
             # its first pick takes a turn, so failovers never skew the rotation across calls.
@@ -406,7 +541,10 @@ class Router:
                 left = {m.assistant for m in candidates}
                 start = names.index(tried[-1]) + 1
                 return next(n for n in names[start:] + names[:start] if n in left)
-        turn = self._cursor(f"ai_load_balancer:{balancer.id}:cursor")
+        try:  # _cursor, inline
+            turn = self.store.incr(parts.cursor_key) - 1
+        except StateStoreError:
+            turn = 0
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
         # percentage: walk the weights cyclically, so shares are exact over every cycle
@@ -429,15 +567,22 @@ class Router:
 
     # --- callbacks ------------------------------------------------------------------------
 
-    def _callback(self, call: _Call, state: dict[str, Any]) -> str:
-        payload = {**state, "c": call.request.call_sid or ""}
+    def _callback(self, call: _Call, state: str) -> str:
+        """The action URL that brings the call back with ``state``, bound to this call's sid.
+
+        ``state`` is the JSON text of the state's members (`Signer.sign_members`): each
+        payload has a fixed shape, and writing it here costs a fraction of a JSON encoder's
+        round trip. Every string in it is written by ``_js``.
+        """
+        state += ',"c":' + _js(call.request.call_sid or "")
         if call.metadata:
-            payload["md"] = dict(call.metadata)
-        token = sign(payload, self._secret, ttl=self.state_ttl, now=self.clock().timestamp())
+            state += ',"md":' + _METADATA_JSON.encode(dict(call.metadata))
+        token = self._signer.sign_members(state, ttl=self.state_ttl, now=call.timestamp())
         return self._callback_prefix + token
 
-    def _state(self, request: CallRequest) -> dict[str, Any] | None:
+    def _state(self, call: _Call) -> dict[str, Any] | None:
         """The signed state of a callback URL; None for a call's first request."""
+        request = call.request
         values = None
         if request.url is not None:
             values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER)
@@ -446,7 +591,7 @@ class Router:
                 raise _StopError(self.messages.cannot_continue)
             return None
         try:
-            state = verify(values[-1], self._secret, now=self.clock().timestamp())
+            state = self._signer.verify(values[-1], now=call.timestamp())
         except SignatureError:
             raise _StopError(self.messages.cannot_continue) from None
         if state.get("c") != (request.call_sid or ""):
@@ -468,7 +613,7 @@ class Router:
             starts = itertools.islice(_TOKEN_HEAD.finditer(head), _TOKEN_STARTS_CHECKED)
             for start in starts:
                 try:
-                    verify(f"{head[start.start() :]}.{mac}", self._secret, now=0)
+                    self._signer.verify(f"{head[start.start() :]}.{mac}", now=0)
                 except SignatureError:
                     continue
                 return True  # signed by us, expired or not
@@ -477,7 +622,7 @@ class Router:
     def _resume(self, call: _Call, state: dict[str, Any]) -> list[Node]:
         metadata = state.get("md")
         if isinstance(metadata, dict):
-            call = _Call(call.request, metadata)
+            call = call.with_metadata(metadata)
         kind = state.get("k")
         if kind == "ivr":
             return self._ivr_input(self._ivr(str(state["m"])), call, int(state["t"]))
@@ -507,8 +652,7 @@ class Router:
             return self._route(target, call, 0)
         if turn + 1 >= menu.max_turns:
             return self._route(menu.failover, call, 1)
-        notice = menu.invalid_prompt if digits else menu.no_input_prompt
-        return self._menu(menu, call, turn + 1, notice)
+        return self._menu(menu, call, turn + 1, _INVALID if digits else _NO_INPUT)
 
     def _goodbye(self, message: str) -> Response:
         return Response([Say(message), Hangup()])

@@ -93,7 +93,8 @@ def _not_integer(key: str) -> StateStoreError:
 
 @attrs.define
 class _Entry:
-    value: str | set[str]
+    #: A counter that ``incr`` wrote is kept as an int (read back as its decimal text).
+    value: str | int | set[str]
     expires: float | None = None
 
 
@@ -124,26 +125,41 @@ class MemoryStore:
             entry.expires = now + ttl
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
-            # Per-call keys (tried assistants) are written once and never read again.
-            for key in [k for k, e in self._data.items() if e.expires is not None]:
-                self._live(key, now)
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        # Per-call keys (tried assistants) are written once and never read again.
+        for key in [k for k, e in self._data.items() if e.expires is not None]:
+            self._live(key, now)
 
     def incr(self, key: str, *, ttl: float | None = None) -> int:
-        _check_ttl(ttl)
+        if ttl is not None:
+            _check_ttl(ttl)
         with self._lock:
             now = self._clock()
-            entry = self._live(key, now)
+            entry = self._data.get(key)  # _live, inline: this is the round-robin hot path
+            if entry is not None and entry.expires is not None and entry.expires <= now:
+                entry = None
             if entry is None:
-                entry = self._data[key] = _Entry("0")
-            if not isinstance(entry.value, str):
+                entry = self._data[key] = _Entry(0)
+            value = entry.value
+            if type(value) is int:  # a counter incr wrote: already a valid 64-bit integer
+                count = value + 1
+            elif isinstance(value, str):
+                if not _INTEGER.fullmatch(value) or int(value) < _INT64_MIN:
+                    raise _not_integer(key)
+                count = int(value) + 1
+            else:
                 raise _wrong_kind(key)
-            if not _INTEGER.fullmatch(entry.value) or int(entry.value) < _INT64_MIN:
-                raise _not_integer(key)
-            count = int(entry.value) + 1
             if count > _INT64_MAX:  # Redis counters are 64-bit; stay interchangeable
                 raise StateStoreError(f"state counter {key!r} would overflow")
-            entry.value = str(count)
-            self._wrote(entry, now, ttl)
+            entry.value = count
+            # _wrote, inline: incr is the round-robin hot path.
+            if ttl is not None:
+                entry.expires = now + ttl
+            self._writes += 1
+            if self._writes % _SWEEP_EVERY == 0:
+                self._sweep(now)
             return count
 
     def add(self, key: str, member: str, *, ttl: float | None = None) -> None:
@@ -172,9 +188,12 @@ class MemoryStore:
             entry = self._live(key, self._clock())
             if entry is None:
                 return None
-            if not isinstance(entry.value, str):
+            value = entry.value
+            if type(value) is int:
+                return str(value)
+            if not isinstance(value, str):
                 raise _wrong_kind(key)
-            return entry.value
+            return value
 
     def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
         _check_ttl(ttl)
