@@ -18,9 +18,11 @@ group delay (`Resampler.delay`, 1-3 ms) and no hold-back.
 
 from __future__ import annotations
 
+import importlib
 import math
+from collections.abc import Callable
 from functools import cache
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +40,30 @@ QUALITIES: Final[dict[Quality, tuple[float, float]]] = {
 }
 
 _Floats = npt.NDArray[np.float32]
+#: Positions (input samples going up, output samples going down) per row of the block filter.
+_BLOCK: Final = 16
+
+
+def _saturating() -> Callable[..., Any]:
+    """numpy's ``clip`` ufunc (one call, unlike ``np.clip``'s Python wrapper), else an equal."""
+    for name in ("numpy._core.umath", "numpy.core.umath"):
+        try:
+            found = getattr(importlib.import_module(name), "clip", None)
+        except ImportError:  # pragma: no cover - the other numpy major version
+            continue
+        if isinstance(found, np.ufunc):
+            return found
+
+    def clip(y: _Floats, low: np.float32, high: np.float32, out: _Floats) -> _Floats:
+        np.minimum(y, high, out=out)  # pragma: no cover
+        return np.maximum(out, low, out=out)
+
+    return clip  # pragma: no cover
+
+
+_clip: Final = _saturating()
+_LOW: Final = np.float32(-32768.0)
+_HIGH: Final = np.float32(32767.0)
 
 
 @cache
@@ -64,6 +90,24 @@ def _design(up: int, down: int, quality: Quality) -> tuple[_Floats, int]:
     return np.ascontiguousarray(bank), per_phase
 
 
+@cache
+def _blocked(up: int, down: int, quality: Quality) -> _Floats:
+    """The bank spread over `_BLOCK` consecutive positions: one row of windows, many outputs.
+
+    Position q of a row starts ``q * hop`` samples into the row's window (hop is 1 going up,
+    ``down`` going down) and gives ``up`` outputs (1 going down), so
+    ``blocked[q * hop + i, q * up + p] = bank[i, p]``. One matrix product of the rows' windows
+    with it computes ``_BLOCK`` positions a row: the windows copied out for BLAS are
+    ``_BLOCK`` times fewer than with one window a position, for ~20 % more multiplications.
+    """
+    bank, taps = _design(up, down, quality)
+    hop = 1 if down == 1 else down
+    blocked = np.zeros((taps + (_BLOCK - 1) * hop, _BLOCK * up), dtype=np.float32)
+    for q in range(_BLOCK):
+        blocked[q * hop : q * hop + taps, q * up : (q + 1) * up] = bank
+    return blocked
+
+
 class Resampler:
     """PCM16 LE mono from ``rate_in`` to ``rate_out``, one stream, state carried across calls.
 
@@ -86,6 +130,13 @@ class Resampler:
         # Output j is computed at input index (j * down) // up with phase (j * down) % up.
         self._phases = (np.arange(self._up) * self._down) % self._up
         self._scratch: tuple[_Floats, _Floats] | None = None
+        # Integer ratios (8 <-> 16, 24, 48 kHz) run on the int16 history as bytes: a position
+        # is one window of `taps` samples, `hop` apart, giving `up` outputs (1 going down).
+        self._integer = self._up != self._down and 1 in (self._up, self._down)
+        self._hop = self._down if self._up == 1 else 1
+        if self._integer:
+            self._blocks = _blocked(self._up, self._down, quality)
+        self._rows: tuple[int, _Floats, _Floats, _Floats] | None = None
         self.reset()
 
     @property
@@ -100,11 +151,15 @@ class Resampler:
         self._buffer = np.zeros(self._taps - 1, dtype=np.float32)
         self._consumed = 0  # input samples seen
         self._produced = 0  # output samples given
+        # Integer ratios: the input from the next position's first sample on, PCM16 LE.
+        self._history = bytes(2 * (self._taps - 1))
 
     def process(self, pcm: bytes) -> bytes:
         """Resample the next chunk; returns every output sample it determines."""
         if len(pcm) % 2:
             raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
+        if self._integer:
+            return self._positions(pcm) if pcm else b""
         if self._up == self._down or not pcm:
             return bytes(pcm)
         keep = self._taps - 1
@@ -144,6 +199,40 @@ class Resampler:
         np.minimum(y, 32767.0, out=y)
         np.maximum(y, -32768.0, out=y)
         return y.astype("<i2").tobytes()
+
+    def _positions(self, pcm: bytes) -> bytes:
+        """An integer ratio: every position the history and ``pcm`` complete, in rows of
+        `_BLOCK` positions (one window copy, int16 to float32 on the way, and one product),
+        the few left over one window each."""
+        data = self._history + pcm
+        taps, hop = self._taps, self._hop
+        count = (len(data) // 2 - taps) // hop + 1  # positions whose last sample is here
+        if count <= 0:
+            self._history = data
+            return b""
+        rows, rest = divmod(count, _BLOCK)
+        window = len(self._blocks)
+        if not rest:  # 20 ms chunks at the usual rates: scratch arrays kept between calls
+            scratch = self._rows
+            if scratch is None or scratch[0] != rows:
+                columns = self._blocks.shape[1]
+                y = np.empty((rows, columns), dtype=np.float32)
+                scratch = self._rows = (rows, np.empty((rows, window), np.float32), y, y.ravel())
+            _, windows, y, out = scratch
+            np.copyto(windows, np.ndarray((rows, window), "<i2", data, 0, (2 * _BLOCK * hop, 2)))
+            np.dot(windows, self._blocks, out=y)
+        else:
+            parts = []
+            if rows:
+                whole = np.ndarray((rows, window), "<i2", data, 0, (2 * _BLOCK * hop, 2))
+                parts.append(np.dot(whole.astype(np.float32), self._blocks).ravel())
+            left = np.ndarray((rest, taps), "<i2", data, 2 * rows * _BLOCK * hop, (2 * hop, 2))
+            parts.append(np.dot(left.astype(np.float32), self._bank).ravel())
+            out = np.concatenate(parts) if rows else parts[0]
+        self._history = data[2 * count * hop :]
+        _clip(out, _LOW, _HIGH, out=out)
+        np.rint(out, out=out)
+        return out.astype("<i2").tobytes()
 
     def _work(self, rows: int, taps: int, columns: int) -> tuple[_Floats, _Floats]:
         """Scratch arrays for ``rows`` windows and their outputs, kept between calls."""
