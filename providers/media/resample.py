@@ -62,6 +62,8 @@ def _saturating() -> Callable[..., Any]:
 
 
 _clip: Final = _saturating()
+#: (data length, window shape, window strides, windows, outputs as rows, outputs, bytes used)
+_Fast = tuple[int, tuple[int, int], tuple[int, int], _Floats, _Floats, _Floats, int]
 _LOW: Final = np.float32(-32768.0)
 _HIGH: Final = np.float32(32767.0)
 
@@ -136,7 +138,8 @@ class Resampler:
         self._hop = self._down if self._up == 1 else 1
         if self._integer:
             self._blocks = _blocked(self._up, self._down, quality)
-        self._rows: tuple[int, _Floats, _Floats, _Floats] | None = None
+        none = np.empty(0, np.float32)
+        self._fast: _Fast = (-1, (0, 0), (0, 0), none, none, none, 0)  # see `_positions`
         self.reset()
 
     @property
@@ -159,7 +162,17 @@ class Resampler:
         if len(pcm) % 2:
             raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
         if self._integer:
-            return self._positions(pcm) if pcm else b""
+            data = self._history + pcm
+            fast = self._fast  # the arrays and shapes of the last call's length, kept
+            if len(data) != fast[0]:
+                return self._positions(data)
+            _, shape, strides, windows, y, out, cut = fast
+            np.copyto(windows, np.ndarray(shape, "<i2", data, 0, strides))
+            np.dot(windows, self._blocks, out=y)
+            self._history = data[cut:]
+            _clip(out, _LOW, _HIGH, out=out)
+            np.rint(out, out=out)
+            return out.astype("<i2").tobytes()
         if self._up == self._down or not pcm:
             return bytes(pcm)
         keep = self._taps - 1
@@ -200,31 +213,30 @@ class Resampler:
         np.maximum(y, -32768.0, out=y)
         return y.astype("<i2").tobytes()
 
-    def _positions(self, pcm: bytes) -> bytes:
-        """An integer ratio: every position the history and ``pcm`` complete, in rows of
-        `_BLOCK` positions (one window copy, int16 to float32 on the way, and one product),
-        the few left over one window each."""
-        data = self._history + pcm
+    def _positions(self, data: bytes) -> bytes:
+        """An integer ratio: every position the history and the new chunk (``data``) complete,
+        in rows of `_BLOCK` positions (one window copy, int16 to float32 on the way, and one
+        product), the few left over one window each. When no position is left over, the
+        arrays are kept for the next call of the same length (`process` uses them)."""
         taps, hop = self._taps, self._hop
         count = (len(data) // 2 - taps) // hop + 1  # positions whose last sample is here
         if count <= 0:
             self._history = data
             return b""
         rows, rest = divmod(count, _BLOCK)
-        window = len(self._blocks)
-        if not rest:  # 20 ms chunks at the usual rates: scratch arrays kept between calls
-            scratch = self._rows
-            if scratch is None or scratch[0] != rows:
-                columns = self._blocks.shape[1]
-                y = np.empty((rows, columns), dtype=np.float32)
-                scratch = self._rows = (rows, np.empty((rows, window), np.float32), y, y.ravel())
-            _, windows, y, out = scratch
-            np.copyto(windows, np.ndarray((rows, window), "<i2", data, 0, (2 * _BLOCK * hop, 2)))
+        window, columns = self._blocks.shape
+        shape, strides = (rows, window), (2 * _BLOCK * hop, 2)
+        if not rest:
+            windows = np.empty(shape, dtype=np.float32)
+            y = np.empty((rows, columns), dtype=np.float32)
+            out = y.ravel()
+            self._fast = (len(data), shape, strides, windows, y, out, 2 * count * hop)
+            np.copyto(windows, np.ndarray(shape, "<i2", data, 0, strides))
             np.dot(windows, self._blocks, out=y)
         else:
-            parts = []
+            parts: list[_Floats] = []
             if rows:
-                whole = np.ndarray((rows, window), "<i2", data, 0, (2 * _BLOCK * hop, 2))
+                whole = np.ndarray(shape, "<i2", data, 0, strides)
                 parts.append(np.dot(whole.astype(np.float32), self._blocks).ravel())
             left = np.ndarray((rest, taps), "<i2", data, 2 * rows * _BLOCK * hop, (2 * hop, 2))
             parts.append(np.dot(left.astype(np.float32), self._bank).ravel())
