@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
 from collections.abc import Callable
 from functools import cache
 from typing import Any, Final, Literal
@@ -62,10 +63,21 @@ def _saturating() -> Callable[..., Any]:
 
 
 _clip: Final = _saturating()
-#: (data length, window shape, window strides, windows, outputs as rows, outputs, bytes used)
-_Fast = tuple[int, tuple[int, int], tuple[int, int], _Floats, _Floats, _Floats, int]
-_LOW: Final = np.float32(-32768.0)
-_HIGH: Final = np.float32(32767.0)
+# ufuncs take 0-d arrays faster than scalars, which they convert on every call.
+_LOW: Final = np.array(-32768.0, dtype=np.float32)
+_HIGH: Final = np.array(32767.0, dtype=np.float32)
+# Adding 1.5 * 2**23 rounds a float32 below 2**22 to an integer (half to even, as np.rint)
+# and leaves that integer, two's complement, in the low 16 bits of the float's bit pattern:
+# one addition and a strided copy of those halves replace rint, astype and tobytes.
+_MAGIC: Final = np.array(1.5 * 2**23, dtype=np.float32)
+_MAGIC_LOW: Final = _MAGIC + _LOW
+_MAGIC_HIGH: Final = _MAGIC + _HIGH
+_LITTLE: Final = sys.byteorder == "little"  # where those low halves come first
+#: (data length, window shape, window strides, windows, outputs as rows, outputs, their low
+#: 16 bits as PCM16, bytes used)
+_Fast = tuple[
+    int, tuple[int, int], tuple[int, int], _Floats, _Floats, _Floats, npt.NDArray[np.int16], int
+]
 
 
 @cache
@@ -139,7 +151,8 @@ class Resampler:
         if self._integer:
             self._blocks = _blocked(self._up, self._down, quality)
         none = np.empty(0, np.float32)
-        self._fast: _Fast = (-1, (0, 0), (0, 0), none, none, none, 0)  # see `_positions`
+        pcm16 = np.empty(0, np.int16)
+        self._fast: _Fast = (-1, (0, 0), (0, 0), none, none, none, pcm16, 0)  # `_positions`
         self.reset()
 
     @property
@@ -166,13 +179,13 @@ class Resampler:
             fast = self._fast  # the arrays and shapes of the last call's length, kept
             if len(data) != fast[0]:
                 return self._positions(data)
-            _, shape, strides, windows, y, out, cut = fast
+            _, shape, strides, windows, y, out, pcm16, cut = fast
             np.copyto(windows, np.ndarray(shape, "<i2", data, 0, strides))
             np.dot(windows, self._blocks, out=y)
             self._history = data[cut:]
-            _clip(out, _LOW, _HIGH, out=out)
-            np.rint(out, out=out)
-            return out.astype("<i2").tobytes()
+            np.add(out, _MAGIC, out=out)
+            _clip(out, _MAGIC_LOW, _MAGIC_HIGH, out=out)
+            return pcm16.tobytes()
         if self._up == self._down or not pcm:
             return bytes(pcm)
         keep = self._taps - 1
@@ -217,7 +230,8 @@ class Resampler:
         """An integer ratio: every position the history and the new chunk (``data``) complete,
         in rows of `_BLOCK` positions (one window copy, int16 to float32 on the way, and one
         product), the few left over one window each. When no position is left over, the
-        arrays are kept for the next call of the same length (`process` uses them)."""
+        arrays are kept for the next call of the same length (`process` uses them, and
+        rounds with `_MAGIC`: same samples)."""
         taps, hop = self._taps, self._hop
         count = (len(data) // 2 - taps) // hop + 1  # positions whose last sample is here
         if count <= 0:
@@ -230,7 +244,9 @@ class Resampler:
             windows = np.empty(shape, dtype=np.float32)
             y = np.empty((rows, columns), dtype=np.float32)
             out = y.ravel()
-            self._fast = (len(data), shape, strides, windows, y, out, 2 * count * hop)
+            if _LITTLE:
+                pcm16 = out.view(np.int16)[::2]
+                self._fast = (len(data), shape, strides, windows, y, out, pcm16, 2 * count * hop)
             np.copyto(windows, np.ndarray(shape, "<i2", data, 0, strides))
             np.dot(windows, self._blocks, out=y)
         else:
