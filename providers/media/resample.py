@@ -73,11 +73,13 @@ _MAGIC: Final = np.array(1.5 * 2**23, dtype=np.float32)
 _MAGIC_LOW: Final = _MAGIC + _LOW
 _MAGIC_HIGH: Final = _MAGIC + _HIGH
 _LITTLE: Final = sys.byteorder == "little"  # where those low halves come first
-#: (data length, window shape, window strides, windows, outputs as rows, outputs, their low
-#: 16 bits as PCM16, bytes used)
-_Fast = tuple[
-    int, tuple[int, int], tuple[int, int], _Floats, _Floats, _Floats, npt.NDArray[np.int16], int
-]
+#: A steady stream's state and arrays (`Resampler._steady`): chunk length, the buffer of history
+#: + chunk (bytes), where the chunk goes, the windows in it (int16), the windows as float32,
+#: outputs as rows and flat, their low 16 bits (PCM16), and the block filter.
+_Steady = tuple[
+    int, memoryview, int, npt.NDArray[np.int16], _Floats, _Floats, _Floats,
+    npt.NDArray[np.int16], _Floats,
+]  # fmt: skip
 
 
 @cache
@@ -122,6 +124,11 @@ def _blocked(up: int, down: int, quality: Quality) -> _Floats:
     return blocked
 
 
+_NONE: Final = np.empty(0, dtype=np.float32)
+_IDLE: Final[_Steady] = (-1, memoryview(b""), 0, np.empty(0, np.int16), _NONE, _NONE, _NONE,
+                         np.empty(0, np.int16), _NONE)  # fmt: skip
+
+
 class Resampler:
     """PCM16 LE mono from ``rate_in`` to ``rate_out``, one stream, state carried across calls.
 
@@ -150,9 +157,6 @@ class Resampler:
         self._hop = self._down if self._up == 1 else 1
         if self._integer:
             self._blocks = _blocked(self._up, self._down, quality)
-        none = np.empty(0, np.float32)
-        pcm16 = np.empty(0, np.int16)
-        self._fast: _Fast = (-1, (0, 0), (0, 0), none, none, none, pcm16, 0)  # `_positions`
         self.reset()
 
     @property
@@ -167,22 +171,25 @@ class Resampler:
         self._buffer = np.zeros(self._taps - 1, dtype=np.float32)
         self._consumed = 0  # input samples seen
         self._produced = 0  # output samples given
-        # Integer ratios: the input from the next position's first sample on, PCM16 LE.
+        # Integer ratios: the input from the next position's first sample on, PCM16 LE; in
+        # `_steady` instead while chunks of one length come (its chunk length is then >= 0).
         self._history = bytes(2 * (self._taps - 1))
+        self._steady: _Steady = _IDLE
 
     def process(self, pcm: bytes) -> bytes:
         """Resample the next chunk; returns every output sample it determines."""
         if len(pcm) % 2:
             raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
         if self._integer:
-            data = self._history + pcm
-            fast = self._fast  # the arrays and shapes of the last call's length, kept
-            if len(data) != fast[0]:
-                return self._positions(data)
-            _, shape, strides, windows, y, out, pcm16, cut = fast
-            np.copyto(windows, np.ndarray(shape, "<i2", data, 0, strides))
-            np.dot(windows, self._blocks, out=y)
-            self._history = data[cut:]
+            steady = self._steady
+            if len(pcm) != steady[0]:
+                return self._positions(pcm)
+            # The same length again: no array is made, the history stays where it is.
+            _, buffer, at, source, windows, y, out, pcm16, blocks = steady
+            buffer[at:] = pcm
+            np.copyto(windows, source)  # int16 -> float32, overlapping windows copied out
+            np.dot(windows, blocks, out=y)
+            buffer[:at] = buffer[len(pcm) :]  # the next history: every position used a chunk
             np.add(out, _MAGIC, out=out)
             _clip(out, _MAGIC_LOW, _MAGIC_HIGH, out=out)
             return pcm16.tobytes()
@@ -226,41 +233,50 @@ class Resampler:
         np.maximum(y, -32768.0, out=y)
         return y.astype("<i2").tobytes()
 
-    def _positions(self, data: bytes) -> bytes:
-        """An integer ratio: every position the history and the new chunk (``data``) complete,
-        in rows of `_BLOCK` positions (one window copy, int16 to float32 on the way, and one
-        product), the few left over one window each. When no position is left over, the
-        arrays are kept for the next call of the same length (`process` uses them, and
-        rounds with `_MAGIC`: same samples)."""
+    def _positions(self, pcm: bytes) -> bytes:
+        """An integer ratio: every position the history and ``pcm`` complete, in rows of
+        `_BLOCK` positions (one window copy, int16 to float32 on the way, and one product),
+        the few left over one window each. A chunk that fills whole rows and uses exactly
+        its own length of input sets up `_steady` for the next chunk of that length."""
+        if not pcm:
+            return b""  # no position completes, no state changes
+        steady = self._steady
+        if steady[0] >= 0:  # the history is in the steady buffer: take it back
+            self._history, self._steady = steady[1][: steady[2]].tobytes(), _IDLE
+        data = self._history + bytes(pcm)
         taps, hop = self._taps, self._hop
         count = (len(data) // 2 - taps) // hop + 1  # positions whose last sample is here
         if count <= 0:
             self._history = data
             return b""
         rows, rest = divmod(count, _BLOCK)
-        window, columns = self._blocks.shape
-        shape, strides = (rows, window), (2 * _BLOCK * hop, 2)
-        if not rest:
-            windows = np.empty(shape, dtype=np.float32)
-            y = np.empty((rows, columns), dtype=np.float32)
-            out = y.ravel()
-            if _LITTLE:
-                pcm16 = out.view(np.int16)[::2]
-                self._fast = (len(data), shape, strides, windows, y, out, pcm16, 2 * count * hop)
-            np.copyto(windows, np.ndarray(shape, "<i2", data, 0, strides))
-            np.dot(windows, self._blocks, out=y)
-        else:
-            parts: list[_Floats] = []
-            if rows:
-                whole = np.ndarray(shape, "<i2", data, 0, strides)
-                parts.append(np.dot(whole.astype(np.float32), self._blocks).ravel())
+        shape, strides = (rows, len(self._blocks)), (2 * _BLOCK * hop, 2)
+        parts: list[_Floats] = []
+        if rows:
+            whole = np.ndarray(shape, "<i2", data, 0, strides)
+            parts.append(np.dot(whole.astype(np.float32), self._blocks).ravel())
+        if rest:
             left = np.ndarray((rest, taps), "<i2", data, 2 * rows * _BLOCK * hop, (2 * hop, 2))
             parts.append(np.dot(left.astype(np.float32), self._bank).ravel())
-            out = np.concatenate(parts) if rows else parts[0]
+        out = np.concatenate(parts) if len(parts) > 1 else parts[0]
         self._history = data[2 * count * hop :]
+        if rows and not rest and 2 * count * hop == len(pcm) and _LITTLE:
+            self._steady = self._settle(len(pcm), shape, strides)
         _clip(out, _LOW, _HIGH, out=out)
         np.rint(out, out=out)
         return out.astype("<i2").tobytes()
+
+    def _settle(self, size: int, shape: tuple[int, int], strides: tuple[int, int]) -> _Steady:
+        """Arrays for chunks of ``size`` bytes from now on, the history moved into them."""
+        at = len(self._history)
+        samples = np.zeros((at + size) // 2, dtype=np.int16)
+        buffer = samples.data.cast("B")
+        buffer[:at] = self._history
+        source: npt.NDArray[np.int16] = np.ndarray(shape, "<i2", samples, 0, strides)
+        y = np.empty((shape[0], self._blocks.shape[1]), dtype=np.float32)
+        out = y.ravel()
+        windows = np.empty(shape, dtype=np.float32)
+        return (size, buffer, at, source, windows, y, out, out.view(np.int16)[::2], self._blocks)
 
     def _work(self, rows: int, taps: int, columns: int) -> tuple[_Floats, _Floats]:
         """Scratch arrays for ``rows`` windows and their outputs, kept between calls."""
