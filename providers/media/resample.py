@@ -178,13 +178,10 @@ class Resampler:
 
     def process(self, pcm: bytes) -> bytes:
         """Resample the next chunk; returns every output sample it determines."""
-        if len(pcm) % 2:
-            raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
-        if self._integer:
-            steady = self._steady
-            if len(pcm) != steady[0]:
-                return self._positions(pcm)
-            # The same length again: no array is made, the history stays where it is.
+        steady = self._steady
+        if len(pcm) == steady[0]:
+            # An integer ratio, the same length again: no array is made, the history stays
+            # where it is (`_settle`).
             _, buffer, at, source, windows, y, out, pcm16, blocks = steady
             buffer[at:] = pcm
             np.copyto(windows, source)  # int16 -> float32, overlapping windows copied out
@@ -193,6 +190,10 @@ class Resampler:
             np.add(out, _MAGIC, out=out)
             _clip(out, _MAGIC_LOW, _MAGIC_HIGH, out=out)
             return pcm16.tobytes()
+        if len(pcm) % 2:
+            raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
+        if self._integer:
+            return self._positions(pcm)
         if self._up == self._down or not pcm:
             return bytes(pcm)
         keep = self._taps - 1
