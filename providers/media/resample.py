@@ -11,6 +11,14 @@ removes the images. Each call returns every sample it can: ``len(out)`` follows 
 exactly over time (160 samples at 8 kHz give 480 at 24 kHz, every call), with the filter's
 group delay (`Resampler.delay`, 1-3 ms) and no hold-back.
 
+Integer ratios (8 kHz <-> 16, 24 and 48 kHz, the telephone cases) take the fast way: the
+windows of 16 consecutive positions share one row and one block filter (`_blocked`), so a
+20 ms chunk is one int16 -> float32 copy of ten short overlapping rows and one BLAS product;
+a stream of equal chunks keeps its history in place in one buffer (`Resampler._settle`) and
+rounds and saturates with one addition and one clip. About five numpy calls a chunk, at or
+under ``soxr`` used directly (docs/performance.md). Other ratios run the general polyphase
+loop.
+
 >>> up = Resampler(8000, 24000)
 >>> len(up.process(bytes(320))), round(up.delay * 1000, 1)
 (960, 3.0)
