@@ -167,15 +167,26 @@ def _c_decode(convert: Callable[[bytes, int], bytes]) -> Callable[[bytes], bytes
 
 
 def _c_encode(convert: Callable[[bytes, int], bytes]) -> Callable[[bytes], bytes]:
-    def encode(pcm: bytes) -> bytes:
-        if len(pcm) % 2:
-            raise MediaFormatError(f"PCM16 audio has an even number of bytes, not {len(pcm)}")
-        if _BIG_ENDIAN:
-            assert _audioop is not None
-            pcm = _audioop.byteswap(pcm, 2)
-        return convert(pcm, 2)
+    assert _audioop is not None
+    swap, error = _audioop.byteswap, _audioop.error
 
-    return encode
+    def encode(pcm: bytes) -> bytes:
+        try:  # audioop refuses an odd length itself: no check on the way (once a frame)
+            return convert(pcm, 2)
+        except error:
+            raise MediaFormatError(
+                f"PCM16 audio has an even number of bytes, not {len(pcm)}"
+            ) from None
+
+    def encode_swapped(pcm: bytes) -> bytes:  # pragma: no cover - big-endian machines
+        try:
+            return convert(swap(pcm, 2), 2)
+        except error:
+            raise MediaFormatError(
+                f"PCM16 audio has an even number of bytes, not {len(pcm)}"
+            ) from None
+
+    return encode_swapped if _BIG_ENDIAN else encode
 
 
 if _audioop is not None:
