@@ -173,7 +173,10 @@ class _Run:
             return doc_url
         if doc_url is None:
             return target
-        return urljoin(doc_url, target)
+        try:
+            return urljoin(doc_url, target)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: the document's URL is unusable
+            raise self.fail(11100, f"{target!r:.80} is not a usable URL", doc_url) from None
 
     # --- the loop over stages -------------------------------------------------------------
 
@@ -245,11 +248,15 @@ class _Run:
             raise self.fail(exc.code, str(exc), url) from None
 
     async def fetch_http(self, url: str | None, method: str, body: dict[str, object]) -> Response:
+        try:
+            origin = _origin(url) if url is not None else None
+        except ValueError:  # a bad port or bracket
+            raise self.fail(11100, f"cannot request {url!r:.80}: not a usable URL", url) from None
         if url is None or urlsplit(url).scheme not in ("http", "https"):
             raise self.fail(11100, f"cannot request {url!r}: not an http(s) URL", url)
-        if _origin(url) not in self.origins:
+        if origin not in self.origins:
             # A document must not steer the simulator to hosts nobody asked it to call.
-            raise self.fail(11200, f"{_origin(url)} is not an allowed origin", url)
+            raise self.fail(11200, f"{origin} is not an allowed origin", url)
         import httpx  # only URL apps need it: `import cxml` stays light
 
         if self.client is None:

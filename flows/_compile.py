@@ -110,7 +110,12 @@ def _verbs(
         return [Say(action.get("text"), language=action.get("language"),
                     voice=action.get("voice_id"))]  # fmt: skip
     if kind == "play":
-        return [Play(url) for url in action.get("stream_urls")]
+        urls = action.get("stream_urls")
+        for i, url in enumerate(urls):
+            if not url.startswith(("https://", "http://")) or url.strip() != url:
+                where = f"{path}.option.stream_urls[{i}]"
+                raise FlowCompileError(where, "Play needs an absolute http(s) URL", code="BAD_URL")
+        return [Play(url) for url in urls]
     if kind == "sleep":
         return [Pause(length=_seconds(action.get("duration"), f"{path}.option.duration"))]
     if kind == "hangup":

@@ -112,12 +112,18 @@ class Conversations:
             "voipbin.conversation_message.text": text,
             "voipbin.conversation_message.direction": "incoming",
         })  # fmt: skip
-        status = await state.execute(flow.actions, self.step_limit)
-        for task in turn.tasks:  # the flow went on while the replies were being made
-            try:
-                await task
-            except _Stop as stop:  # the reply failed (no engine answer, bad tools, ...)
-                status = stop.status
+        try:
+            status = await state.execute(flow.actions, self.step_limit)
+            for task in turn.tasks:  # the flow went on while the replies were being made
+                try:
+                    await task
+                except _Stop as stop:  # the reply failed (no engine answer, bad tools, ...)
+                    status = stop.status
+        finally:
+            # Cancelled, or an engine raised: no reply task outlives its message.
+            for task in turn.tasks:
+                task.cancel()
+            await asyncio.gather(*turn.tasks, return_exceptions=True)
         return ConversationTurn(state.result(status), turn.reply, turn.session, turn.superseded)
 
     def _session(self, conversation_id: str, prompt: str) -> _Session:

@@ -50,7 +50,7 @@ from providers import (
 
 from ._catalog import ACTIONS
 from ._flow import Action, Flow, load_flow, thawed
-from ._validate import validate_flow
+from ._validate import type_problem, validate_flow
 from ._variables import BUILTIN_VARIABLES, VariableError, check_initial_variables, substitute
 
 __all__ = ["Caller", "Conversation", "Event", "FlowRunError", "RunResult", "prepare", "run"]
@@ -300,7 +300,7 @@ class _Run:
                     v[f"voipbin.call.{side}.type"] = "tel" if number.startswith("+") else ""
 
     async def execute(self, actions: Sequence[Action], step_limit: int = 100) -> Status:
-        if step_limit < 1:
+        if type(step_limit) is not int or step_limit < 1:
             raise FlowRunError("step_limit must be at least 1")
         self.stack = [_Frame(actions, "$.actions")]
         try:
@@ -341,14 +341,15 @@ class _Run:
         """Substitute the action's options and do it; a jump says where to continue."""
         try:
             option = substitute(
-                dict(written.option or {}),
+                thawed(written.option or {}),
                 self.variables,
                 strict=self.strict,
                 path=f"{path}.option",
             )
         except VariableError as exc:
             raise self.fail(exc.path, str(exc.code), exc.message) from None
-        action = Action(written.type, option, written.id, written.next_id)
+        action = Action(written.type, self.typed(written.type, option, path), written.id,
+                        written.next_id)  # fmt: skip
         handler = _HANDLERS.get(action.type)
         if handler is not None:
             return await handler(self, action, path, frame)
@@ -367,17 +368,26 @@ class _Run:
                     return _Jump(below, index)
         raise self.fail(path, "DANGLING_TARGET", f"no action has the id {target}")
 
-    def number(self, action: Action, name: str, path: str, kind: type = int) -> Any:
-        """An int or float option; text (after substitution) is parsed, else the run fails."""
-        value = action.get(name)
-        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-            return value
-        try:
-            return kind(value)
-        except (TypeError, ValueError):
-            raise self.fail(
-                f"{path}.option.{name}", "WRONG_TYPE", f"{value!r:.40} is not a number"
-            ) from None
+    def typed(self, kind: str, option: Mapping[str, Any], path: str) -> dict[str, Any]:
+        """The substituted options checked again against the action's spec, which the
+        validator could not do for values written as ``${...}``: numbers and booleans are
+        read from their text, and anything of the wrong type or out of range ends the run."""
+        spec = ACTIONS[kind]
+        out = dict(option)
+        for key, written in option.items():
+            found = spec.option(key)
+            if found is None:
+                continue
+            opt, where, value = found[1], f"{path}.option.{key}", written
+            if isinstance(value, str) and opt.type in ("int", "float", "bool"):
+                value = out[key] = _from_text(opt.type, value)
+            problem = type_problem(opt, value)
+            if problem is None and opt.type in ("int", "float") and abs(value) > _MAX_NUMBER:
+                problem = f"must be at most {_MAX_NUMBER} in size"
+            if problem is not None:
+                code = "BAD_ENUM" if opt.type == "enum" and isinstance(value, str) else "WRONG_TYPE"
+                raise self.fail(where, code, f"{value!r:.40} after substitution: {problem}")
+        return out
 
     # -- tools and AI -----------------------------------------------------------------------
 
@@ -490,12 +500,18 @@ class _Run:
                 isinstance(k, str) and isinstance(v, str) for k, v in values.items()
             ):
                 result = {"error": "variables must map names to text"}
+            elif any(len(v) > _MAX_TOOL_VALUE for v in values.values()):
+                result = {"error": f"a value may hold at most {_MAX_TOOL_VALUE} characters"}
             else:
                 self.variables.update(values)
                 result = {"result": "success"}
         elif name == "get_variables":
             names = args.get("names")
-            wanted = names if isinstance(names, list) else list(self.variables)
+            wanted = (
+                [n for n in names if isinstance(n, str)]
+                if isinstance(names, list)
+                else list(self.variables)
+            )
             result = {"variables": {n: self.variables.get(n, "") for n in wanted}}
         elif name == "get_aicall_messages":
             result = {
@@ -511,7 +527,8 @@ class _Run:
             self.emit("connect", path, destinations=args.get("destinations", []), by="ai")
             result = {"result": "success"}
         elif name in ("send_email", "send_message"):
-            self.emit("email" if name == "send_email" else "message", path, **args)
+            # The engine wrote these arguments: data of the event, never keywords of a call.
+            self.events.append(Event("email" if name == "send_email" else "message", path, args))
             result = {"result": "success"}
         elif name == "search_knowledge":
             result = {"error": "no knowledge base is attached in a simulated run"}
@@ -568,7 +585,9 @@ async def _play(run: _Run, action: Action, path: str, frame: _Frame) -> None:
 
 @_handles("sleep")
 async def _sleep(run: _Run, action: Action, path: str, frame: _Frame) -> None:
-    ms = run.number(action, "duration", path)
+    ms = action.get("duration")
+    if not 0 <= ms <= _MAX_SLEEP:
+        raise run.fail(f"{path}.option.duration", "WRONG_TYPE", f"sleep lasts 0 to {_MAX_SLEEP} ms")
     run.elapsed += dt.timedelta(milliseconds=ms)
     run.emit("sleep", path, duration=ms)
 
@@ -602,7 +621,7 @@ async def _variable_set(run: _Run, action: Action, path: str, frame: _Frame) -> 
 async def _goto(run: _Run, action: Action, path: str, frame: _Frame) -> _Jump | None:
     key = (frame.prefix, frame.index)
     if key not in run.loops:
-        run.loops[key] = run.number(action, "loop_count", path) or 0
+        run.loops[key] = action.get("loop_count") or 0
     if run.loops[key] <= 0:
         run.emit("goto", path, target=action.get("target_id"), jumped=False)
         return None
@@ -624,6 +643,24 @@ async def _branch(run: _Run, action: Action, path: str, frame: _Frame) -> _Jump 
     return run.find(frame, target, f"{path}.option.target_ids")
 
 
+#: Numbers an option may hold (JSON's exact integers), so no step overflows a clock or a list.
+_MAX_NUMBER: Final = 2**53
+#: The longest text an AI's set_variables may store in one variable (VoIPBIN's 32 KiB).
+_MAX_TOOL_VALUE: Final = 32 * 1024
+#: The longest a sleep may last, in milliseconds: a day.
+_MAX_SLEEP: Final = 86_400_000
+
+
+def _from_text(kind: str, text: str) -> Any:
+    """A number or boolean read from substituted text; the text itself if it is neither."""
+    if kind == "bool":
+        return {"true": True, "false": False}.get(text.strip().lower(), text)
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        return text
+
+
 _COMPARE: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -640,13 +677,13 @@ async def _condition_variable(run: _Run, action: Action, path: str, frame: _Fram
     text = str(action.get("variable"))
     kind = action.get("value_type")
     if kind == "number":
-        expected = run.number(action, "value_number", path, float) or 0.0
+        expected = action.get("value_number") or 0.0
         try:
             held = compare(float(text), expected)
         except ValueError:
             held = False  # not a number: the comparison fails, as in VoIPBIN
     elif kind == "length":
-        held = compare(len(text), run.number(action, "value_length", path) or 0)
+        held = compare(len(text), action.get("value_length") or 0)
     else:
         held = compare(text, str(action.get("value_string") or ""))
     run.emit("condition", path, type="variable", value=text, held=held)
@@ -669,7 +706,7 @@ async def _condition_datetime(run: _Run, action: Action, path: str, frame: _Fram
         ("minute", now.minute, 0),
     )
     for name, current, least in checks:
-        value = run.number(action, name, path)
+        value = action.get(name)
         value = 0 if value is None and least == 0 else value
         if held and value is not None and value >= least:
             held = compare(value, current)  # option ⟨op⟩ now, VoIPBIN's operand order
@@ -681,7 +718,7 @@ async def _condition_datetime(run: _Run, action: Action, path: str, frame: _Fram
 async def _digits_receive(run: _Run, action: Action, path: str, frame: _Frame) -> None:
     entered = run.caller.digits[run.keyed] if run.keyed < len(run.caller.digits) else ""
     run.keyed += 1
-    key, length = action.get("key"), run.number(action, "length", path)
+    key, length = action.get("key"), action.get("length")
     if key:
         cut = min((entered.find(k) for k in key if k in entered), default=-1)
         entered = entered if cut < 0 else entered[:cut]
@@ -725,10 +762,16 @@ async def _webhook_send(run: _Run, action: Action, path: str, frame: _Frame) -> 
     method, uri = action.get("method") or "POST", str(action.get("uri"))
     data = action.get("data")
     body = data if isinstance(data, str) else json.dumps(thawed(data) or {})
-    headers = {"Content-Type": action.get("data_type") or "application/json"}
+    content_type = action.get("data_type") or "application/json"
     try:
+        if not content_type.isascii() or not content_type.isprintable():
+            raise CxmlError(f"data_type {content_type!r:.40} is not a media type", code="BAD_DATA")
+        try:
+            content = body.encode()
+        except UnicodeEncodeError:
+            raise CxmlError("data holds text UTF-8 cannot carry", code="BAD_DATA") from None
         response = await guarded_request(
-            method, uri, headers=headers, content=body.encode(), policy=run.http
+            method, uri, headers={"Content-Type": content_type}, content=content, policy=run.http
         )
     except CxmlError as exc:  # logged, and the flow goes on (VoIPBIN)
         run.emit("error", path, code=str(exc.code), message=exc.message)
@@ -759,7 +802,7 @@ async def _fetch(run: _Run, action: Action, path: str, frame: _Frame) -> None:
         raise run.fail(path, "FETCH_FAILED", f"{url} answered {response.status}")
     try:
         actions = json.loads(response.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the stack
         raise run.fail(path, "FETCH_FAILED", f"{url} did not answer JSON") from None
     run.emit("fetch", path, url=url, actions=len(actions) if isinstance(actions, list) else 0)
     _push(run, actions, f"{path}.fetched", path)

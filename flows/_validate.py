@@ -248,7 +248,7 @@ class _Checker:
     def value(self, opt: Opt, value: Any, path: str, ids: Mapping[str, int]) -> None:
         if isinstance(value, str) and "${" in value and opt.type not in ("str", "id", "enum"):
             return  # substituted at run time; checked then
-        problem = _type_problem(opt, value)
+        problem = type_problem(opt, value)
         if problem is not None:
             code = "BAD_ENUM" if opt.type == "enum" and isinstance(value, str) else "WRONG_TYPE"
             self.add(code, path, problem)
@@ -323,7 +323,7 @@ def _successors(action: Mapping[str, Any], i: int, ids: Mapping[str, int]) -> li
     return out
 
 
-def _type_problem(opt: Opt, value: Any) -> str | None:
+def type_problem(opt: Opt, value: Any) -> str | None:
     kind = opt.type
     if kind in ("str", "id"):
         return None if isinstance(value, str) else "must be text"

@@ -12,7 +12,7 @@ import attrs
 from cxml import CallRequest, Connect, Dial, Header, Node, Parameter, Service, Sip, Stream
 from cxml._model import with_action
 
-from ._errors import AssistantUnavailableError, ProviderConfigError
+from ._errors import AssistantUnavailableError, ProviderConfigError, SignatureError
 from ._registry import HEADER_NAME, Provider, Registry, registry
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, check_websocket_url, render_stream_url
@@ -52,7 +52,11 @@ class MediaBridge:
     def admit(self, ticket: str, *, now: float | None = None) -> tuple[str, str]:
         """(assistant, call sid) of a ticket this bridge signed; SignatureError otherwise."""
         payload = verify(ticket, self.secret, now=now)
-        return str(payload["assistant"]), str(payload["call"])
+        assistant, call = payload.get("assistant"), payload.get("call")
+        if not isinstance(assistant, str) or not isinstance(call, str):
+            # Signed with this secret but not a ticket (a router's callback state, say).
+            raise SignatureError("the token is not a media ticket")
+        return assistant, call
 
 
 def flatten_metadata(metadata: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:

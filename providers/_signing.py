@@ -79,7 +79,14 @@ class Signer:
     __slots__ = ("_inner", "_outer")
 
     def __init__(self, secret: str | bytes) -> None:
-        key = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if isinstance(secret, str):
+            key = secret.encode()
+        elif isinstance(secret, bytes | bytearray | memoryview):
+            key = bytes(secret)
+        else:  # bytes(64) would be 64 zero bytes: a key nobody chose
+            raise SignatureError(
+                f"the signing secret must be text or bytes, not {type(secret).__name__}"
+            )
         if len(key) < 16:
             raise SignatureError("the signing secret must be at least 16 bytes long")
         if len(key) > _SHA256_BLOCK:
@@ -152,8 +159,13 @@ class Signer:
 
 
 @functools.lru_cache(maxsize=64)
-def _signer(secret: str | bytes) -> Signer:
+def _cached_signer(secret: str | bytes) -> Signer:
     return Signer(secret)
+
+
+def _signer(secret: str | bytes) -> Signer:
+    # Only hashable secrets are cached; a bytearray (or a wrong type) gets its own Signer.
+    return _cached_signer(secret) if isinstance(secret, str | bytes) else Signer(secret)
 
 
 def sign(

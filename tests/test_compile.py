@@ -129,6 +129,16 @@ def test_ai_actions_route_through_the_assistant() -> None:
             "NEEDS_RUNTIME",
         ),
         ([{"type": "transcribe_start"}], "$.actions[0]", "NEEDS_RUNTIME"),
+        (
+            [{"type": "play", "option": {"stream_urls": ["https://x.test/a.wav", ""]}}],
+            "$.actions[0].option.stream_urls[1]",
+            "BAD_URL",
+        ),
+        (
+            [{"type": "play", "option": {"stream_urls": ["file:///etc/passwd"]}}],
+            "$.actions[0].option.stream_urls[0]",
+            "BAD_URL",
+        ),
     ],
 )
 def test_what_needs_the_runtime_is_refused_by_path(

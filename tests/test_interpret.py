@@ -544,6 +544,15 @@ def test_an_action_with_a_scheme_the_platform_cannot_fetch_is_11100() -> None:
     assert [e.code for e in trace.errors] == [11100]
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["https://app.example.com:99999/next", "https://app.example.com:abc/", "http://[::1/x"],
+)
+def test_an_unusable_url_in_a_document_is_11100_not_a_crash(target: str) -> None:
+    trace = over_http(lambda _: xml(Response([Redirect(target)])))
+    assert [e.code for e in trace.errors] == [11100]
+
+
 # --- streams (in process) -------------------------------------------------------------------
 
 

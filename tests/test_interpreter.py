@@ -638,3 +638,114 @@ def test_generated_flows_end_within_the_step_limit_raising_only_our_errors(
         return
     assert result.steps <= 40
     assert result.status in ("finished", "stopped", "hangup", "blocked", "step_limit", "failed")
+
+
+# -- hostile values ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "value", "path", "code"),
+    [
+        ({"type": "condition_datetime", "option": {"condition": "==", "weekdays": "${v}",
+                                                   "false_target_id": "end"}},
+         "monday", "$.actions[0].option.weekdays", "WRONG_TYPE"),
+        ({"type": "branch", "option": {"target_ids": "${v}"}}, "x",
+         "$.actions[0].option.target_ids", "WRONG_TYPE"),
+        ({"type": "sleep", "option": {"duration": "${v}"}}, "9" * 20,
+         "$.actions[0].option.duration", "WRONG_TYPE"),
+        ({"type": "sleep", "option": {"duration": "${v}"}}, "-1",
+         "$.actions[0].option.duration", "WRONG_TYPE"),
+        ({"type": "goto", "option": {"target_id": "end", "loop_count": "${v}"}}, "many",
+         "$.actions[0].option.loop_count", "WRONG_TYPE"),
+    ],
+)  # fmt: skip
+def test_values_are_checked_again_after_substitution(
+    action: dict[str, Any], value: str, path: str, code: str
+) -> None:
+    result = go([action, {"id": "end", "type": "stop"}], variables={"v": value})
+    assert result.status == "failed"
+    error = result.of("error")[0]
+    assert (error.path, error.data["code"]) == (path, code)
+
+
+def test_a_literal_sleep_out_of_range_fails_the_run() -> None:
+    result = go([{"type": "sleep", "option": {"duration": 10**30}}])
+    assert (result.status, result.of("error")[0].data["code"]) == ("failed", "WRONG_TYPE")
+
+
+def test_booleans_and_numbers_are_read_from_substituted_text() -> None:
+    flow = [{"type": "variable_set", "option": {"key": "n", "value": "2"}},
+            talk("top", "top"),
+            {"type": "goto", "option": {"target_id": "top", "loop_count": "${n}"}},
+            {"type": "recording_start", "option": {"beep_start": "${yes}"}}]  # fmt: skip
+    result = go(flow, variables={"yes": "True"})
+    assert said(result) == ["top", "top", "top"]
+    assert result.of("recording_start")[0].data["beep_start"] is True
+
+
+def test_engine_written_tool_arguments_are_data() -> None:
+    bot = AIAssistant("helper", "builtin", {"engine_model": "openai.gpt-4o", "tool_names": ["all"]})
+    engine = ScriptedEngine([
+        tool("send_email", to=["a@example.com"], subject="s", content="c", path="x", kind="y"),
+        tool("get_variables", names=[{"a": 1}, "customer", 7]),
+        tool("set_variables", variables={"big": "x" * 40_000}),
+        "done",
+    ])  # fmt: skip
+    result = go([AI], engine=engine, assistants={"helper": bot}, variables={"customer": "Ann"})
+    assert result.status == "finished"
+    assert result.of("email")[0].data["path"] == "x"
+    answers = [json.loads(m.content) for m in engine.seen[-1] if m.role == "tool"]
+    assert answers[1] == {"variables": {"customer": "Ann"}}
+    assert "error" in answers[2]
+    assert "big" not in result.variables
+
+
+def test_a_step_limit_must_be_a_whole_number() -> None:
+    for limit in (0, 1.5, "10", True):
+        with pytest.raises(FlowRunError):
+            go([talk("x")], step_limit=limit)
+
+
+class _Deep(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        payload = b"[" * 100_000 + b"]" * 100_000
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_hostile_webhook_data_and_fetch_answers_end_as_our_errors() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Deep)
+    policy = HttpPolicy(allow_http=True, allowed_networks=("127.0.0.0/8",), max_bytes=300_000)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    flow = [{"type": "webhook_send", "option": {"uri": base, "data": "\ud800"}},
+            {"type": "webhook_send", "option": {"uri": base, "data_type": "a\nb"}},
+            {"type": "fetch", "option": {"event_url": base}}, talk("never")]  # fmt: skip
+    with serving(server):
+        result = go(flow, http=policy)
+    assert [e.data["code"] for e in result.of("error")] == ["BAD_DATA", "BAD_DATA", "FETCH_FAILED"]
+    assert (result.status, said(result)) == ("failed", [])
+
+
+class _Broken:
+    async def reply(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+        await asyncio.sleep(0)
+        raise RuntimeError("the engine's own bug")
+
+
+def test_a_failing_engine_leaves_no_reply_task_behind() -> None:
+    chats = Conversations([{"type": "ai_talk"}, {"type": "ai_talk"}], engine=_Broken())
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError):
+            await chats.receive("c1", "hello")
+        current = asyncio.current_task()
+        assert [t for t in asyncio.all_tasks() if t is not current] == []
+
+    asyncio.run(main())

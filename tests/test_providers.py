@@ -379,3 +379,18 @@ def test_anonymous_callers_reach_template_providers() -> None:
     bot = AIAssistant("dd", "deepdub", {"bot_id": "BOT", "auth_token": "TOKEN"})
     anonymous = CallRequest.from_payload({"CallSid": "CA1"})
     assert "from=&amp;to=" in render(Response([bot.verb(anonymous)]))
+
+
+def test_a_token_signed_with_the_bridge_secret_that_is_no_ticket_is_refused() -> None:
+    state = sign({"k": "ivr", "c": "CA42"}, BRIDGE.secret, ttl=60)  # e.g. a router's state
+    with pytest.raises(SignatureError, match="not a media ticket"):
+        BRIDGE.admit(state)
+
+
+@pytest.mark.parametrize("secret", [64, 2**20, None, 3.5, ["0123456789abcdef"]])
+def test_a_secret_is_text_or_bytes(secret: object) -> None:
+    # bytes(64) is 64 zero bytes: an int must not pass for a secret.
+    with pytest.raises(SignatureError):
+        Signer(secret)  # type: ignore[arg-type]
+    with pytest.raises(SignatureError):
+        sign({"a": 1}, secret, ttl=60)  # type: ignore[arg-type]
