@@ -10,10 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from cxml import CallRequest, CxmlError
-from flows import Caller, Conversations, FlowRunError, RunResult, run, strategies
+from flows import ACTIONS, Caller, Conversations, FlowRunError, RunResult, run, strategies
 from providers import AIAssistant, Function, HttpPolicy, Message, Reply, ScriptedEngine
 from tests.loopback import serving
 
@@ -749,3 +750,28 @@ def test_a_failing_engine_leaves_no_reply_task_behind() -> None:
         assert [t for t in asyncio.all_tasks() if t is not current] == []
 
     asyncio.run(main())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(strategies.flows(), st.data())
+def test_any_text_substituted_into_a_typed_option_ends_the_run_cleanly(
+    flow: dict[str, Any], data: st.DataObject
+) -> None:
+    actions = flow["actions"] if isinstance(flow, dict) else flow
+    typed = [
+        (i, key)
+        for i, action in enumerate(actions)
+        for key in action.get("option") or {}
+        if (found := ACTIONS[action["type"]].option(key)) is not None
+        and found[1].type not in ("str", "id", "enum")
+    ]
+    assume(typed)
+    i, key = data.draw(st.sampled_from(typed))
+    actions[i]["option"][key] = "${v}"
+    value = data.draw(st.text(max_size=30) | st.from_regex(r"-?[0-9]{1,25}", fullmatch=True))
+    engine = ScriptedEngine(["ok", tool("stop_service")])
+    try:
+        result = go(actions, engine=engine, variables={"v": value}, step_limit=30)
+    except CxmlError:
+        return  # our error: the flow does not load with ${v} there (an enum list, ...)
+    assert result.status in ("finished", "stopped", "hangup", "blocked", "step_limit", "failed")
