@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (OSError, CxmlError) as exc:
         print(f"error {getattr(exc, 'code', 'IO')} {exc}", file=err)
         return 1
-    engine = ScriptedEngine(script["engine"])
+    engine = script["engine"]
     at = script["at"]
     clock = (lambda: at) if at is not None else None
     try:
@@ -130,45 +130,64 @@ async def _chat(flow: Any, script: Mapping[str, Any], engine: ScriptedEngine, cl
     return status
 
 
+def _bad(message: str) -> CxmlError:
+    return CxmlError(f"script {message}", code="BAD_SCRIPT")
+
+
+def _texts(value: object, key: str) -> list[str]:
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise _bad(f"{key}: a list of text")
+    return value
+
+
 def _script(data: object) -> dict[str, Any]:
     """The script's parts, checked: every problem is a CxmlError naming the key."""
     if not isinstance(data, Mapping):
-        raise CxmlError("a script is an object", code="BAD_SCRIPT")
+        raise _bad("must be an object")
     unknown = set(data) - _SCRIPT_KEYS
     if unknown:
-        raise CxmlError(f"unknown script keys: {sorted(unknown)}", code="BAD_SCRIPT")
+        raise _bad(f"has unknown keys: {sorted(map(str, unknown))}")
     caller = data.get("caller") or {}
     if not isinstance(caller, Mapping) or set(caller) - {"says", "digits"}:
-        raise CxmlError("script caller: {says: [...], digits: [...]}", code="BAD_SCRIPT")
-    says, digits = caller.get("says", []), caller.get("digits", [])
-    if not all(isinstance(x, list) and all(isinstance(s, str) for s in x) for x in (says, digits)):
-        raise CxmlError("script caller: says and digits are lists of text", code="BAD_SCRIPT")
+        raise _bad("caller: {says: [...], digits: [...]}")
+    says = _texts(caller.get("says", []), "caller.says")
+    digits = _texts(caller.get("digits", []), "caller.digits")
+    engine = data.get("engine") or []
+    if not isinstance(engine, list):
+        raise _bad("engine: a list of replies")
     at = data.get("at")
     if at is not None:
         try:
             at = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))
         except ValueError:
-            raise CxmlError(f"script at: {at!r} is not an ISO time", code="BAD_SCRIPT") from None
+            raise _bad(f"at: {at!r:.40} is not an ISO time") from None
         at = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
     assistants = {}
-    for ident, spec in (data.get("assistants") or {}).items():
-        if not isinstance(spec, Mapping) or "provider" not in spec:
-            raise CxmlError(f"script assistants.{ident}: needs a provider", code="BAD_SCRIPT")
-        assistants[ident] = AIAssistant(ident, spec["provider"], spec.get("config") or {},
-                                        status=spec.get("status", "active"))  # fmt: skip
+    specs = data.get("assistants") or {}
+    if not isinstance(specs, Mapping):
+        raise _bad("assistants: an object of assistants by id")
+    for ident, spec in specs.items():
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("provider"), str):
+            raise _bad(f"assistants.{ident}: needs a provider")
+        config, status = spec.get("config") or {}, spec.get("status", "active")
+        if not isinstance(config, Mapping) or status not in ("active", "inactive"):
+            raise _bad(f"assistants.{ident}: config is an object, status active or inactive")
+        assistants[str(ident)] = AIAssistant(str(ident), spec["provider"], config, status=status)
+    variables = data.get("variables") or {}
+    if not isinstance(variables, Mapping):
+        raise _bad("variables: an object of names and values")
+    media = data.get("media", "rtc")
+    if media not in ("rtc", "non_rtc"):
+        raise _bad("media: rtc or non_rtc")
     messages = data.get("messages")
-    if messages is not None and not (
-        isinstance(messages, list) and all(isinstance(m, str) for m in messages)
-    ):
-        raise CxmlError("script messages: a list of text", code="BAD_SCRIPT")
     return {
-        "engine": data.get("engine") or [],
+        "engine": ScriptedEngine(engine),
         "caller": Caller(says, digits),
-        "variables": {str(k): str(v) for k, v in (data.get("variables") or {}).items()},
-        "media": data.get("media", "rtc"),
+        "variables": {str(k): str(v) for k, v in variables.items()},
+        "media": media,
         "at": at,
         "assistants": assistants,
-        "messages": messages,
+        "messages": None if messages is None else _texts(messages, "messages"),
     }
 
 

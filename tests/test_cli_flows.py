@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from cxml import CxmlError
+from flows import Caller
+from flows._cli_flows import _script
 from flows.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,3 +98,20 @@ def test_run_fails_on_a_failed_run_and_on_bad_scripts(
         )
         assert status == 1
         assert "BAD_SCRIPT" in err
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=10,
+)
+_KEYS = st.sampled_from(["engine", "caller", "variables", "media", "at", "assistants", "messages"])
+
+
+@given(st.dictionaries(_KEYS, _JSON, max_size=4) | _JSON)
+def test_a_script_is_read_or_refused_with_our_error(data: object) -> None:
+    try:
+        script = _script(data)
+    except CxmlError:
+        return
+    assert isinstance(script["caller"], Caller)

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cxml import (
     CallRequest,
@@ -701,3 +703,24 @@ def test_the_transcript_reads_like_the_call() -> None:
     assert lines[3].endswith("POST https://app.example.com/voice/menu Digits=1")
     assert lines[-1].endswith("end: hangup")
     assert isinstance(interpret(app, CALL).events[-1], Ended)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_SCENARIO_KEYS = st.sampled_from(
+    ["gather", "record", "dial", "stream", "max_stages", "max_seconds", "targets", "default",
+     "status", "seconds", "audio", "dtmf"]
+)  # fmt: skip
+
+
+@given(st.dictionaries(_SCENARIO_KEYS | st.text(max_size=6), _JSON, max_size=5))
+def test_a_scenario_from_any_mapping_loads_or_names_its_path(data: dict[str, Any]) -> None:
+    try:
+        Scenario.from_mapping(data)
+    except ScenarioError as exc:
+        assert exc.path
