@@ -1,5 +1,9 @@
 """flows: PBX routing (flows.routing) and VoIPBIN-style flow definitions.
 
+`load_flow` / `validate_flow` read and check a flow, `run` executes it offline (an AI step
+answered by a `providers.ConversationEngine`), `Conversations` keeps text conversations' AI
+sessions, and `to_cxml` compiles what CXML can express. See docs/flows.md.
+
 >>> from flows import load_flow, validate_flow
 >>> flow = load_flow({"actions": [{"type": "answer"},
 ...                               {"type": "talk", "option": {"text": "Hello"}}]})
@@ -7,6 +11,10 @@
 ['answer', 'talk']
 >>> [(i.code, i.path) for i in validate_flow([{"type": "talk", "option": {"txt": "Hi"}}])]
 [('UNKNOWN_OPTION', '$[0].option.txt'), ('MISSING_REQUIRED', '$[0].option.text')]
+>>> import asyncio
+>>> from flows import run
+>>> asyncio.run(run(flow)).status
+'finished'
 """
 
 from __future__ import annotations
