@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from cxml import CxmlError
+from cxml import CxmlError, Issue
 from providers import AIAssistant, ScriptedEngine
 
 from ._conversations import Conversations
@@ -71,6 +71,10 @@ def _load(name: str) -> object:
     return parse_flow_data(text)
 
 
+def _issue_line(name: str, issue: Issue) -> str:
+    return f"{name}: {issue.severity} {issue.code} {issue.path} {issue.message}"
+
+
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     failed = False
     for name in args.files:
@@ -81,7 +85,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             failed = True
             continue
         for issue in issues:
-            print(f"{name}: {issue.severity} {issue.code} {issue.path} {issue.message}", file=out)
+            print(_issue_line(name, issue), file=out)
             failed = failed or issue.severity == "error" or args.strict
         if not issues:
             print(f"{name}: ok", file=out)
@@ -94,8 +98,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         script = _script(_load(args.script) if args.script else {})
     except FlowError as exc:
         for issue in exc.issues:
-            print(f"{args.file}: {issue.severity} {issue.code} {issue.path} {issue.message}",
-                  file=err)  # fmt: skip
+            print(_issue_line(args.file, issue), file=err)
         return 1
     except (OSError, CxmlError) as exc:
         print(f"error {getattr(exc, 'code', 'IO')} {exc}", file=err)

@@ -150,12 +150,9 @@ class _Turn:
     superseded: bool = False
 
     def start_reply(
-        self, run: _Run, engine: ConversationEngine, settings: Mapping[str, Any],
+        self, run: _Run, engine: ConversationEngine, prompt: str,
         tools: Sequence[Mapping[str, Any]], path: str,
     ) -> None:  # fmt: skip
-        from ._variables import substitute
-
-        prompt = substitute(str(settings.get("init_prompt") or ""), run.variables)
         session = self.chats._session(self.conversation_id, prompt)
         session.messages.append(Message("user", self.text))
         session.last_active = self.chats.clock()

@@ -49,8 +49,8 @@ from providers import (
 )
 
 from ._catalog import ACTIONS
-from ._flow import Action, Flow, load_flow, thawed
-from ._validate import type_problem, validate_flow
+from ._flow import Action, Flow, FlowError, load_flow, thawed
+from ._validate import type_problem
 from ._variables import BUILTIN_VARIABLES, VariableError, check_initial_variables, substitute
 
 __all__ = ["Caller", "Conversation", "Event", "FlowRunError", "RunResult", "prepare", "run"]
@@ -210,7 +210,7 @@ class Conversation(Protocol):
         self,
         run: _Run,
         engine: ConversationEngine,
-        settings: Mapping[str, Any],
+        prompt: str,
         tools: Sequence[Mapping[str, Any]],
         path: str,
     ) -> None: ...
@@ -431,6 +431,10 @@ class _Run:
             raise self.fail(f"{path}.option.tool_names", str(exc.code), exc.message) from None
         return [t.spec() for t in builtin] + [self.functions[n].spec() for n in webhooks]
 
+    def prompt(self, settings: Mapping[str, Any]) -> str:
+        """The AI's system prompt, substituted with the flow's variables as they are now."""
+        return substitute(str(settings.get("init_prompt") or ""), self.variables)
+
     def need_engine(self, path: str) -> ConversationEngine:
         if self.engine is None:
             raise self.fail(path, "NO_ENGINE", "an AI step needs an engine: pass engine=")
@@ -450,6 +454,7 @@ class _Run:
         Returns the control tool that ended the AI step (if any) and the texts said; with
         ``speak`` false the texts are not traced as said (a chat reply may yet be dropped)."""
         texts: list[str] = []
+        offered = {t["function"]["name"] for t in tools}
         for _ in range(MAX_TOOL_ROUNDS):
             try:
                 reply = Reply.of(await engine.reply(tuple(messages), tools))
@@ -465,7 +470,6 @@ class _Run:
             if not reply.tool_calls:
                 return None, texts
             control = None
-            offered = {t["function"]["name"] for t in tools}
             for call in reply.tool_calls:
                 if call.name in offered:
                     result = await self.tool(call, path)
@@ -813,26 +817,27 @@ async def _fetch_flow(run: _Run, action: Action, path: str, frame: _Frame) -> No
     ident = str(action.get("flow_id"))
     if ident not in run.flows:
         raise run.fail(f"{path}.option.flow_id", "UNKNOWN_FLOW", f"no flow {ident!r} was given")
-    found = run.flows[ident]
     run.emit("fetch_flow", path, flow_id=ident)
-    _push(run, found.to_dict()["actions"] if isinstance(found, Flow) else found, path, path)
+    _push(run, run.flows[ident], path, path)
 
 
 def _push(run: _Run, data: object, prefix: str, path: str) -> None:
-    """Run ``data``'s actions next, then return after the current action."""
-    if isinstance(data, Mapping):
-        data = data.get("actions")
-    problems = [
-        i
-        for i in validate_flow(data if isinstance(data, list) else [data])
-        if i.severity == "error"
-    ]
-    if not isinstance(data, list) or problems:
-        where = problems[0].path if problems else "$"
-        raise run.fail(path, "INVALID_FLOW", f"the fetched actions are not a valid flow ({where})")
-    loaded = load_flow(data)
+    """Run ``data``'s actions (a Flow, a flow object or a list of actions) next, then return
+    after the current action."""
+    if not isinstance(data, Flow):
+        if isinstance(data, Mapping):
+            data = data.get("actions")
+        if not isinstance(data, list):
+            raise run.fail(path, "INVALID_FLOW", "the fetched actions are not a valid flow ($)")
+        try:
+            data = load_flow(data, tools=run.functions)
+        except FlowError as exc:
+            where = exc.issues[0].path
+            raise run.fail(
+                path, "INVALID_FLOW", f"the fetched actions are not a valid flow ({where})"
+            ) from None
     # The caller's frame moves past the fetch first (the step sets its index afterwards).
-    run.stack.append(_Frame(loaded.actions, prefix))
+    run.stack.append(_Frame(data.actions, prefix))
 
 
 @_handles("ai", "ai_talk")
@@ -841,7 +846,7 @@ async def _ai_talk(run: _Run, action: Action, path: str, frame: _Frame) -> None:
     _, settings = run.ai_config(action, path)
     tools = run.tools(settings, path)
     if run.conversation is not None:
-        run.conversation.start_reply(run, engine, settings, tools, path)
+        run.conversation.start_reply(run, engine, run.prompt(settings), tools, path)
         return
     language = settings.get("stt_language") or "en-US"
     voice = elevenlabs_voice(
@@ -863,7 +868,7 @@ async def _ai_talk(run: _Run, action: Action, path: str, frame: _Frame) -> None:
             action.get("assistance_id") or action.get("ai_id")
         )
     messages: list[Message] = []
-    prompt = substitute(str(settings.get("init_prompt") or ""), run.variables)
+    prompt = run.prompt(settings)
     if prompt:
         messages.append(Message("system", prompt))
         run.transcript.append(messages[-1])

@@ -47,15 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "CONFIG, the example PBX shipped with cxmlflow is used.",
     )
     route.add_argument("config", nargs="?", metavar="CONFIG", help="PBX configuration (YAML/JSON)")
-    route.add_argument("--to", required=True, metavar="N", help="the dialled number")
-    route.add_argument("--from", dest="caller", required=True, metavar="N", help="the caller")
-    route.add_argument(
-        "--direction",
-        default="inbound",
-        choices=("inbound", "subscriber", "application", "outbound-api"),
-        help="inbound: an outside caller (default); subscriber: a PBX user",
-    )
-    route.add_argument("--at", metavar="ISO-TIME", help="when the call happens (default: now)")
+    _call_arguments(route)
     route.add_argument("--digits", metavar="D", help="keys pressed at the menu, if one answers")
     route.set_defaults(run=_route)
 
@@ -71,15 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "app", nargs="?", metavar="APP", help="PBX configuration (YAML/JSON) or http(s) URL"
     )
-    simulate.add_argument("--to", required=True, metavar="N", help="the dialled number")
-    simulate.add_argument("--from", dest="caller", required=True, metavar="N", help="the caller")
-    simulate.add_argument(
-        "--direction",
-        default="inbound",
-        choices=("inbound", "subscriber", "application", "outbound-api"),
-        help="inbound: an outside caller (default); subscriber: a PBX user",
-    )
-    simulate.add_argument("--at", metavar="ISO-TIME", help="when the call happens (default: now)")
+    _call_arguments(simulate)
     simulate.add_argument("--scenario", metavar="FILE", help="the scenario (YAML/JSON)")
     simulate.add_argument("--token", metavar="KEY", help="Bearer token for a URL application")
     simulate.add_argument(
@@ -134,6 +118,19 @@ def _parser() -> argparse.ArgumentParser:
     fmt.set_defaults(run=_fmt)
     add_flow_commands(commands)
     return parser
+
+
+def _call_arguments(command: argparse.ArgumentParser) -> None:
+    """The call that ``route`` and ``simulate`` take: who dials what, how, and when."""
+    command.add_argument("--to", required=True, metavar="N", help="the dialled number")
+    command.add_argument("--from", dest="caller", required=True, metavar="N", help="the caller")
+    command.add_argument(
+        "--direction",
+        default="inbound",
+        choices=("inbound", "subscriber", "application", "outbound-api"),
+        help="inbound: an outside caller (default); subscriber: a PBX user",
+    )
+    command.add_argument("--at", metavar="ISO-TIME", help="when the call happens (default: now)")
 
 
 # "<!--" as UTF-8 (and ASCII-compatible encodings) and as UTF-16 either way round.

@@ -541,10 +541,7 @@ class Router:
                 left = {m.assistant for m in candidates}
                 start = names.index(tried[-1]) + 1
                 return next(n for n in names[start:] + names[:start] if n in left)
-        try:  # _cursor, inline
-            turn = self.store.incr(parts.cursor_key) - 1
-        except StateStoreError:
-            turn = 0
+        turn = self._cursor(parts.cursor_key)
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
         # percentage: walk the weights cyclically, so shares are exact over every cycle
