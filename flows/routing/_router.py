@@ -172,6 +172,8 @@ class _BalancerParts:
     #: The members that can be picked (active; weight above 0 for percentage), in the order
     #: picking walks them (by priority, stably, for priority).
     candidates: tuple[LbMember, ...]
+    #: Every member's assistant in listed order: where a call's round-robin failover goes on.
+    listed: tuple[str, ...]
 
 
 class Router:
@@ -519,6 +521,7 @@ class Router:
             id_json=_js(balancer.id),
             cursor_key=f"ai_load_balancer:{balancer.id}:cursor",
             candidates=tuple(candidates),
+            listed=tuple(m.assistant for m in balancer.members),
         )
         self._balancer_parts[balancer.id] = (self.pbx, balancer, parts)
         return parts
@@ -536,7 +539,7 @@ class Router:
         if balancer.strategy == "round_robin" and tried:
             # A call's later picks go on in listed order from the member it started at: only
             # its first pick takes a turn, so failovers never skew the rotation across calls.
-            names = [m.assistant for m in balancer.members]
+            names = parts.listed
             if tried[-1] in names:
                 left = {m.assistant for m in candidates}
                 start = names.index(tried[-1]) + 1
