@@ -607,7 +607,9 @@ class Router:
         """
         if request.digits is not None or request.dial_call_status is not None:
             return True
-        runs = itertools.islice(_TOKEN_RUN.finditer(request.url or ""), _TOKEN_RUNS_CHECKED)
+        if not request.url:  # a first request without a URL: nothing to search
+            return False
+        runs = itertools.islice(_TOKEN_RUN.finditer(request.url), _TOKEN_RUNS_CHECKED)
         for run in runs:
             head, mac = run.group(1), run.group(2)
             starts = itertools.islice(_TOKEN_HEAD.finditer(head), _TOKEN_STARTS_CHECKED)
