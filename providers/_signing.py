@@ -52,7 +52,7 @@ def _json(payload: object) -> bytes:
 
 def _b64(data: bytes) -> bytes:
     """base64url without padding (what ``urlsafe_b64encode`` gives, minus the ``=``)."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+    return _b2a(data, newline=False).translate(_URLSAFE, b"=")  # "=" only pads the end
 
 
 def _unb64(text: str) -> bytes:
@@ -122,17 +122,18 @@ class Signer:
         written with ``json.encoder.encode_basestring_ascii``) may go in, never input.
         The token is the one `sign` gives for the same members in the same order.
         """
-        head = f"{{{members}," if members else "{"
-        return self._token(f'{head}"exp":{int(now + ttl)}}}'.encode("ascii"))
+        if members:
+            return self._token(f'{{{members},"exp":{int(now + ttl)}}}'.encode("ascii"))
+        return self._token(f'{{"exp":{int(now + ttl)}}}'.encode("ascii"))
 
     def _token(self, body: bytes) -> str:
         # mac and _b64, inline: this is most of a signed callback's cost.
-        head = _b2a(body, newline=False).translate(_URLSAFE).rstrip(b"=")
+        head = _b2a(body, newline=False).translate(_URLSAFE, b"=")
         inner = self._inner.copy()
         inner.update(head)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        mac = _b2a(outer.digest(), newline=False).translate(_URLSAFE).rstrip(b"=")
+        mac = _b2a(outer.digest(), newline=False).translate(_URLSAFE, b"=")
         return (head + b"." + mac).decode("ascii")
 
     def verify(self, token: str, *, now: float | None = None) -> dict[str, object]:

@@ -236,6 +236,8 @@ class Router:
         """
         call = _Call(request, self.clock)
         try:
+            if request.url is None and request.digits is None and request.dial_call_status is None:
+                return response_of(self._first(call))  # `_state`'s answer, without the call
             state = self._state(call)
             if state is None:
                 return response_of(self._first(call))
@@ -292,34 +294,38 @@ class Router:
     def _route(self, target: Destination, call: _Call, steps: int) -> list[Node]:
         if steps > MAX_STEPS:
             raise _StopError(self.messages.unavailable)
-        kind, ident = target.kind, target.id
-        if kind == "hangup":
-            return [Hangup()]
-        if kind == "extension":
-            return self._extension(ident, call, steps)
-        if kind == "conference":
-            return self._conference(ident)
-        if kind == "ring_group":
-            return self._ring(self._group(ident), call, 0, None, steps)
-        if kind == "ivr_menu":
-            return self._menu(self._ivr(ident), call, 0)
-        if kind == "business_hours":
-            hours = self.pbx.business_hours.get(ident)
-            if hours is None:
-                raise _StopError(self.messages.unavailable)
-            nxt = hours.open if hours.schedule.is_open(call.now()) else hours.closed
-            return self._route(nxt, call, steps + 1)
-        if kind == "ai_assistant":
-            assistant = self.pbx.ai_assistants.get(ident)
-            if assistant is None or not assistant.active:
-                raise _StopError(self.messages.unavailable)
-            return [self._assistant_verb(assistant, call, None)]
-        if kind == "ai_load_balancer":
-            balancer = self.pbx.ai_load_balancers.get(ident)
-            if balancer is None or not balancer.active:
-                raise _StopError(self.messages.unavailable)
-            return self._balance(balancer, call, (), steps)
-        raise _StopError(self.messages.unavailable)
+        to = _ROUTES.get(target.kind)
+        if to is None:
+            raise _StopError(self.messages.unavailable)
+        return to(self, target.id, call, steps)
+
+    def _to_hangup(self, ident: str, call: _Call, steps: int) -> list[Node]:
+        return [Hangup()]
+
+    def _to_ring_group(self, ident: str, call: _Call, steps: int) -> list[Node]:
+        return self._ring(self._group(ident), call, 0, None, steps)
+
+    def _to_ivr_menu(self, ident: str, call: _Call, steps: int) -> list[Node]:
+        return self._menu(self._ivr(ident), call, 0)
+
+    def _to_business_hours(self, ident: str, call: _Call, steps: int) -> list[Node]:
+        hours = self.pbx.business_hours.get(ident)
+        if hours is None:
+            raise _StopError(self.messages.unavailable)
+        nxt = hours.open if hours.schedule.is_open(call.now()) else hours.closed
+        return self._route(nxt, call, steps + 1)
+
+    def _to_ai_assistant(self, ident: str, call: _Call, steps: int) -> list[Node]:
+        assistant = self.pbx.ai_assistants.get(ident)
+        if assistant is None or not assistant.active:
+            raise _StopError(self.messages.unavailable)
+        return [self._assistant_verb(assistant, call, None)]
+
+    def _to_ai_load_balancer(self, ident: str, call: _Call, steps: int) -> list[Node]:
+        balancer = self.pbx.ai_load_balancers.get(ident)
+        if balancer is None or not balancer.active:
+            raise _StopError(self.messages.unavailable)
+        return self._balance(balancer, call, (), steps)
 
     def _fallback(self, target: Destination, call: _Call, steps: int) -> list[Node]:
         """Where a group or balancer sends the call when nobody took it; a plain hangup says
@@ -343,7 +349,7 @@ class Router:
             return Sip(ext.forward_to)
         return Number(ext.forward_to)
 
-    def _conference(self, ident: str) -> list[Node]:
+    def _conference(self, ident: str, call: _Call, steps: int) -> list[Node]:
         room = self.pbx.conferences.get(ident)
         if room is None or not room.active:
             raise _StopError(self.messages.unavailable)
@@ -485,7 +491,11 @@ class Router:
         self, balancer: AiLoadBalancer, call: _Call, tried: tuple[str, ...], steps: int
     ) -> list[Node]:
         """The next member of ``balancer`` not yet tried on this call, or its fallback."""
-        parts = self._balancer(balancer)
+        cached = self._balancer_parts.get(balancer.id)
+        if cached is not None and cached[0] is self.pbx and cached[1] is balancer:
+            parts = cached[2]
+        else:
+            parts = self._balancer(balancer)
         tried_now = list(tried)
         while True:
             name = self._pick(balancer, parts, tried_now)
@@ -501,16 +511,13 @@ class Router:
                 return [verb]
             # SIP assistants are dialled (<Dial>), the others streamed to (<Connect>).
             stream = _JSON_BOOL[not isinstance(verb, Dial)]
-            tried_json = ",".join(map(_js, (*tried_now, name)))
+            tried_json = ",".join(map(_js, (*tried_now, name))) if tried_now else _js(name)
             state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{stream}'
             action = self._callback(call, state)
             return [with_action(verb, action, checked=self._prefix_checked)]
 
     def _balancer(self, balancer: AiLoadBalancer) -> _BalancerParts:
-        """The balancer's fixed parts, made on its first call."""
-        cached = self._balancer_parts.get(balancer.id)
-        if cached is not None and cached[0] is self.pbx and cached[1] is balancer:
-            return cached[2]
+        """The balancer's fixed parts, made on its first call (`_balance` looks them up)."""
         assistants = self.pbx.ai_assistants
         candidates = [m for m in balancer.members if assistants[m.assistant].active]
         if balancer.strategy == "priority":
@@ -658,3 +665,16 @@ class Router:
 
     def _goodbye(self, message: str) -> Response:
         return Response([Say(message), Hangup()])
+
+
+#: Destination kind -> how the router reaches it (ident, call, steps).
+_ROUTES: Final[dict[str, Callable[[Router, str, _Call, int], list[Node]]]] = {
+    "hangup": Router._to_hangup,
+    "extension": Router._extension,
+    "conference": Router._conference,
+    "ring_group": Router._to_ring_group,
+    "ivr_menu": Router._to_ivr_menu,
+    "business_hours": Router._to_business_hours,
+    "ai_assistant": Router._to_ai_assistant,
+    "ai_load_balancer": Router._to_ai_load_balancer,
+}

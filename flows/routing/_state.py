@@ -136,9 +136,10 @@ class MemoryStore:
         if ttl is not None:
             _check_ttl(ttl)
         with self._lock:
-            now = self._clock()
-            entry = self._data.get(key)  # _live, inline: this is the round-robin hot path
-            if entry is not None and entry.expires is not None and entry.expires <= now:
+            # _live and _wrote, inline, and the clock read only where a time is needed: this
+            # is the round-robin hot path, whose counters never expire.
+            entry = self._data.get(key)
+            if entry is not None and entry.expires is not None and entry.expires <= self._clock():
                 entry = None
             if entry is None:
                 entry = self._data[key] = _Entry(0)
@@ -154,12 +155,11 @@ class MemoryStore:
             if count > _INT64_MAX:  # Redis counters are 64-bit; stay interchangeable
                 raise StateStoreError(f"state counter {key!r} would overflow")
             entry.value = count
-            # _wrote, inline: incr is the round-robin hot path.
             if ttl is not None:
-                entry.expires = now + ttl
+                entry.expires = self._clock() + ttl
             self._writes += 1
             if self._writes % _SWEEP_EVERY == 0:
-                self._sweep(now)
+                self._sweep(self._clock())
             return count
 
     def add(self, key: str, member: str, *, ttl: float | None = None) -> None:
