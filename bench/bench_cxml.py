@@ -3,11 +3,12 @@
 Usage: ``python bench/bench_cxml.py [--quick] [--check] [--loops N]``
 
 Everything runs in one process. Each workload is timed with `timeit` (7 repeats, taken
-round-robin across workloads; the median repeat divided by the loop count is the time per
-document). Render workloads build the document inside the timed call, so twilio, lxml and
-cxml each pay for their own tree. Before any timing, every renderer's output is parsed once
-and compared in C14N 2.0 form, so all of them are timed producing the same document, and
-the parsers are checked to read it back. See docs/performance.md for the figures.
+round-robin across workloads; the best repeat divided by the loop count is the time per
+document, the median shown beside it: see ``_timing.py``). Render workloads build the
+document inside the timed call, so twilio, lxml and cxml each pay for their own tree.
+Before any timing, every renderer's output is parsed once and compared in C14N 2.0 form, so
+all of them are timed producing the same document, and the parsers are checked to read it
+back. See docs/performance.md for the figures.
 """
 
 from __future__ import annotations
@@ -15,22 +16,20 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import timeit
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 
 import defusedxml.ElementTree as safe_ET
+from _timing import REPEAT, interleaved
 from lxml import etree
 from twilio.twiml.voice_response import VoiceResponse
 
 import cxml
 from cxml import Connect, Dial, Number, Parameter, Response, Stream
 
-REPEAT = 7
 LOOPS = 20_000
 QUICK_LOOPS = 1_000
 
@@ -222,23 +221,6 @@ def workloads(doc: Document, data: bytes) -> list[Workload]:
     return [Workload(doc.key, group, label, func) for group, label, func in table]
 
 
-def measure(items: list[Workload], loops: int) -> list[float]:
-    """Median seconds per call of each workload over REPEAT rounds of ``loops`` calls.
-
-    The rounds go round-robin over all workloads, so a passing slowdown of the machine costs
-    each workload one sample rather than one workload all of them. Each timer is warmed up
-    first. As in `timeit`, the garbage collector is off while timing.
-    """
-    timers = [timeit.Timer(w.func) for w in items]
-    for timer in timers:
-        timer.timeit(number=max(loops // 10, 100))
-    samples: list[list[float]] = [[] for _ in items]
-    for _ in range(REPEAT):
-        for timer, times in zip(timers, samples, strict=True):
-            times.append(timer.timeit(number=loops))
-    return [statistics.median(times) / loops for times in samples]
-
-
 def machine() -> str:
     lxml_v = ".".join(map(str, etree.LXML_VERSION[:3]))
     libxml2_v = ".".join(map(str, etree.LIBXML_VERSION))
@@ -261,18 +243,21 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--loops must be at least 1")
 
     print(machine())
-    print(f"timeit: {REPEAT} repeats (round-robin) x {loops:,} loops, median per document\n")
+    print(f"timeit: {REPEAT} repeats (round-robin) x {loops:,} loops; best and median\n")
 
     items = [w for doc in DOCUMENTS for w in workloads(doc, check_outputs(doc))]
-    seconds = measure(items, loops)
-    results = {(w.doc, w.group): t for w, t in zip(items, seconds, strict=True)}
-    rows = [(w.doc, w.label, t) for w, t in zip(items, seconds, strict=True)]
+    timings = interleaved([w.func for w in items], loops)
+    results = {(w.doc, w.group): t.best for w, t in zip(items, timings, strict=True)}
+    rows = [(w.doc, w.label, t) for w, t in zip(items, timings, strict=True)]
 
     width = max(len(label) for _, label, _ in rows)
-    print(f"| doc | {'workload':<{width}} | {'µs/doc':>7} | {'docs/s':>9} |")
-    print(f"|-----|{'-' * (width + 2)}|{'-' * 8}:|{'-' * 10}:|")
+    print(f"| doc | {'workload':<{width}} | µs best | µs median | docs/s (best) |")
+    print(f"|-----|{'-' * (width + 2)}|--------:|----------:|--------------:|")
     for key, label, t in rows:
-        print(f"| {key}  | {label:<{width}} | {t * 1e6:7.2f} | {1 / t:9,.0f} |")
+        print(
+            f"| {key}  | {label:<{width}} | {t.best * 1e6:7.2f} | {t.median * 1e6:9.2f} "
+            f"| {1 / t.best:13,.0f} |"
+        )
 
     names = max(len(name) for name in [t[0] for t in TARGETS] + [c[0] for c in CONTEXT])
     print(f"\n| doc | {'speed ratio':<{names}} | measured |   target | result |")

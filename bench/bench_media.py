@@ -23,13 +23,13 @@ import json
 import multiprocessing
 import sys
 import time
-import timeit
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import soxr
+from _timing import REPEAT, interleaved
 
 from providers.media import (
     EchoEngine,
@@ -45,8 +45,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
-REPEAT = 7
-
 
 def _tone(rate: int, seconds: float) -> bytes:
     t = np.arange(round(rate * seconds)) / rate
@@ -59,16 +57,9 @@ def _frames(data: bytes, size: int) -> list[bytes]:
 
 
 def _timed(workloads: dict[str, Callable[[], object]], loops: int) -> dict[str, float]:
-    """Best µs per call of each workload, repeats interleaved across workloads (the best
-    repeat is the least disturbed one on a shared machine)."""
-    timers = {name: timeit.Timer(func) for name, func in workloads.items()}
-    for timer in timers.values():
-        timer.timeit(number=max(loops // 10, 10))
-    samples: dict[str, list[float]] = {name: [] for name in workloads}
-    for _ in range(REPEAT):
-        for name, timer in timers.items():
-            samples[name].append(timer.timeit(number=loops) / loops * 1e6)
-    return {name: min(values) for name, values in samples.items()}
+    """Best µs per call of each workload (``_timing.py``)."""
+    timings = interleaved(list(workloads.values()), loops, REPEAT)
+    return {name: t.best * 1e6 for name, t in zip(workloads, timings, strict=True)}
 
 
 def _cycler(items: list[Any]) -> Callable[[], Any]:
