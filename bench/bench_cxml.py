@@ -29,6 +29,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 import cxml
 from cxml import Connect, Dial, Number, Parameter, Response, Stream
+from cxml._model import BY_TAG
 
 LOOPS = 20_000
 QUICK_LOOPS = 1_000
@@ -39,9 +40,12 @@ TARGETS: tuple[tuple[str, float, str, str], ...] = (
     ("cxml render vs raw lxml", 0.7, "cxml", "lxml"),
     ("cxml parse vs xml.etree", 1.0, "cxml.parse", "etree.parse"),
 )
-#: Shown for context, with no target: the safe standard-library parser cxml.parse replaces.
+#: Shown for context, with no target: the safe standard-library parser cxml.parse replaces,
+#: and the floor of any reader of lxml's tree into this model (`_bare`).
 CONTEXT: tuple[tuple[str, str, str], ...] = (
     ("cxml parse vs defusedxml", "cxml.parse", "defusedxml.parse"),
+    ("bare floor vs xml.etree", "floor.parse", "etree.parse"),
+    ("cxml parse vs bare floor", "cxml.parse", "floor.parse"),
 )
 
 # Parsed the way cxml parses: nothing loaded, one parser reused.
@@ -167,6 +171,22 @@ def _c14n(data: bytes) -> bytes:
     return etree.tostring(etree.fromstring(data), method="c14n2")
 
 
+def _bare(el: etree._Element) -> object:
+    """One model node per element, holding its attributes as written and its children, and
+    nothing else: no checks (DOCTYPE, namespaces, depth, attribute count), no typed values,
+    no text, wire names for field names. Not a reader (it gives a different document): the
+    least any reader of lxml's tree into this model must do, so a floor under cxml.parse.
+    """
+    node = object.__new__(BY_TAG[el.tag])  # type: ignore[index]  # D1 and D2 have plain tags
+    fields = node.__dict__
+    for key, value in el.items():
+        fields[key] = value
+    children = el[:]
+    if children:
+        fields["children"] = tuple([_bare(child) for child in children])
+    return node
+
+
 def check_outputs(doc: Document) -> bytes:
     """Fail unless every renderer writes the same document; return cxml's bytes."""
     outputs: dict[str, bytes] = {
@@ -207,6 +227,9 @@ def workloads(doc: Document, data: bytes) -> list[Workload]:
     def cxml_parse() -> Response:
         return cxml.parse(data)
 
+    def floor_parse() -> object:
+        return _bare(etree.fromstring(data, _PARSER))
+
     table: list[tuple[str, str, Callable[[], object]]] = [
         ("twilio", "render: twilio VoiceResponse + to_xml()", doc.twilio),
         ("lxml", "render: raw lxml Element/SubElement + tostring", doc.lxml),
@@ -217,6 +240,7 @@ def workloads(doc: Document, data: bytes) -> list[Workload]:
         ("etree.parse", "parse: xml.etree.ElementTree.fromstring", etree_parse),
         ("defusedxml.parse", "parse: defusedxml.ElementTree.fromstring", defused_parse),
         ("cxml.parse", "parse: cxml.parse (to the model)", cxml_parse),
+        ("floor.parse", "parse: floor: lxml + bare model nodes, no checks", floor_parse),
     ]
     return [Workload(doc.key, group, label, func) for group, label, func in table]
 
