@@ -11,8 +11,8 @@ import re
 from typing import Final
 
 from ._errors import CxmlValueError
-from ._kinds import TEXT
-from ._model import Container, Element, Node, Response
+from ._kinds import TEXT, Kind
+from ._model import BY_TAG, Container, Content, Element, Node, Response
 
 __all__ = ["render"]
 
@@ -64,45 +64,82 @@ def render(doc: Response, *, pretty: bool = False) -> str:
 
 def _write(node: Node | Element | str, out: list[str], indent: str | None) -> None:
     """Append ``node``; ``indent`` is the newline-and-spaces before a child, or None inline."""
-    if isinstance(node, str):
-        out.append(_text(node) if _TEXT_SPECIAL(node) else node)
-        return
-    tag = node.tag
-    out.append("<" + tag)
-    if isinstance(node, Element):
-        pairs = node.attributes
-        body: object = node.content
-    else:
-        # A node's __dict__ holds only what was given, attributes first in field order.
-        fields = node.__dict__
-        by_name = node.by_name
-        for name, value in fields.items():
-            spec = by_name.get(name)
-            if spec is not None:
-                kind = spec[2]
-                text = value if kind is TEXT else kind.write(value)
-                if _ATTR_SPECIAL(text):
-                    text = text.translate(_ATTR)
-                out.append(f' {spec[1]}="{text}"')
-        pairs = node.extra
-        body = fields.get(node.body, "")  # type: ignore[arg-type]  # None finds nothing
-    for key, text in pairs:
-        out.append(f' {key}="{_attr(text)}"')
+    shape = _SHAPES.get(node.__class__)
+    if shape is None:
+        if isinstance(node, str):
+            out.append(_text(node))
+            return
+        if isinstance(node, Element):
+            _write_element(node, out)
+            return
+        shape = _shape(type(node))  # a subclass of a node class
+    start, end, attributes, body_name, layout = shape
+    # A node's __dict__ holds only what was given, attributes first in field order.
+    fields = node.__dict__
+    out.append(start)
+    for name, value in fields.items():
+        spec = attributes.get(name)
+        if spec is not None:
+            text = value if spec[1] is None else spec[1].write(value)
+            # `_attr`, inline: seven scans cost less than a call and a regex search
+            if (
+                "&" in text or "<" in text or ">" in text or '"' in text
+                or "\t" in text or "\n" in text or "\r" in text
+            ):  # fmt: skip
+                text = text.translate(_ATTR)
+            out.append(spec[0] + text + '"')
+    extra = fields.get("extra")
+    if extra:
+        for key, text in extra:
+            out.append(f' {key}="{_attr(text)}"')
+    body = fields.get(body_name) if body_name else None
     if not body:
         out.append("/>")
     elif type(body) is str:
-        out.append(f">{_text(body) if _TEXT_SPECIAL(body) else body}</{tag}>")
+        out.append(f">{_text(body)}{end}")
     else:
-        assert isinstance(body, tuple)
-        out.append(">")
-        # Only a container's layout is free: elsewhere whitespace would be content.
-        if indent is None or not isinstance(node, Container) or str in map(type, body):
-            for child in body:
-                _write(child, out, None)
-        else:
-            inner = indent + "  "
-            for child in body:
-                out.append(inner)
-                _write(child, out, inner)
-            out.append(indent)
-        out.append(f"</{tag}>")
+        _write_content(body, out, indent if layout else None, end)
+
+
+def _write_element(node: Element, out: list[str]) -> None:
+    tag = node.tag
+    out.append("<" + tag)
+    for key, text in node.attributes:
+        out.append(f' {key}="{_attr(text)}"')
+    if node.content:
+        _write_content(node.content, out, None, f"</{tag}>")
+    else:
+        out.append("/>")
+
+
+def _write_content(body: Content, out: list[str], indent: str | None, end: str) -> None:
+    """Children, inline or (``indent``: a container's, whose layout is free) one a line."""
+    out.append(">")
+    if indent is None or str in map(type, body):
+        for child in body:
+            _write(child, out, None)
+    else:
+        inner = indent + "  "
+        for child in body:
+            out.append(inner)
+            _write(child, out, inner)
+        out.append(indent)
+    out.append(end)
+
+
+#: What writing a node of a class looks up: ``<Tag``, ``</Tag>``, python name ->
+#: (`` wire="``, its kind or None for text), the body field, whether its layout is free.
+_Shape = tuple[str, str, dict[str, tuple[str, Kind | None]], str | None, bool]
+
+
+def _shape(cls: type[Node]) -> _Shape:
+    return (
+        "<" + cls.tag,
+        f"</{cls.tag}>",
+        {name: (f' {wire}="', None if kind is TEXT else kind) for name, wire, kind in cls.wire},
+        cls.body,
+        issubclass(cls, Container),
+    )
+
+
+_SHAPES: Final[dict[type, _Shape]] = {cls: _shape(cls) for cls in BY_TAG.values()}

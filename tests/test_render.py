@@ -114,6 +114,19 @@ def test_render_refuses_what_is_not_a_document() -> None:
         render(Say("x"))  # type: ignore[arg-type]
 
 
+def test_a_subclass_of_a_node_class_renders_as_its_element() -> None:
+    # The writer looks each class up in a table of the model's own; a user's subclass is not
+    # in it and must still be written by its class's description, not as an unknown element.
+    class Greeting(Say):
+        pass
+
+    doc = Response([Greeting("Hi & bye", voice="Polly.Joanna"), Dial(Number("+15551234567"))])
+    assert render(doc) == (
+        DECLARATION + '<Response><Say voice="Polly.Joanna">Hi &amp; bye</Say>'
+        "<Dial><Number>+15551234567</Number></Dial></Response>"
+    )
+
+
 @given(responses(extras=True), st.booleans())
 def test_output_is_well_formed_and_carries_the_models_values(doc: Response, pretty: bool) -> None:
     root = _lxml(render(doc, pretty=pretty))
