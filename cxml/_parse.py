@@ -31,6 +31,10 @@ MAX_DEPTH: Final = 32
 MAX_ATTRIBUTES: Final = 64
 
 _POSITION: Final = re.compile(r", line \d+, column \d+$")
+#: How `render` (and most writers) start a document: known to be UTF-8 without reading on.
+_UTF8_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
+_DECLARED_ENCODING: Final = re.compile(rb"<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([^\"']*)")
+_ASCII_ENCODINGS: Final = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
 _XML_NS: Final = "{http://www.w3.org/XML/1998/namespace}"
 _local = threading.local()
 
@@ -89,7 +93,7 @@ def parse(
 
 def read(data: bytes | str, max_bytes: int | None, max_depth: int, lines: Lines | None) -> Response:
     """`parse`, recording each node's source line in ``lines`` (by ``id``) when given."""
-    root = _parse_root(data, max_bytes)
+    root, careful = _parse_root(data, max_bytes)
     tag = root.tag
     if tag != "Response":
         if isinstance(tag, str) and tag.startswith("{"):
@@ -99,7 +103,7 @@ def read(data: bytes | str, max_bytes: int | None, max_depth: int, lines: Lines 
             code=12102,
             line=root.sourceline,
         )
-    return _node(root, 1, max_depth, lines)  # type: ignore[return-value]  # root is Response
+    return _node(root, 1, max_depth, careful, lines)  # type: ignore[return-value]  # root is Response
 
 
 def parse_tree(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> etree._Element:
@@ -107,17 +111,21 @@ def parse_tree(data: bytes | str, *, max_bytes: int | None = MAX_BYTES) -> etree
 
     Namespaces are refused by the reader, not here (see `_node`).
     """
-    return _parse_root(data, max_bytes)
+    return _parse_root(data, max_bytes)[0]
 
 
-def _parse_root(data: bytes | str, max_bytes: int | None) -> etree._Element:
+def _parse_root(data: bytes | str, max_bytes: int | None) -> tuple[etree._Element, bool]:
+    """lxml's root, and whether each element must still be checked (see `_careful`)."""
     if type(data) is bytes:
         raw, parser = data, _parsers()[0]
+        careful = _careful(raw) if raw.startswith(_UTF8_DECLARATION) else _careful_bytes(raw)
     elif isinstance(data, str):
         # Re-encoded here; that parser ignores the declaration's encoding.
         raw, parser = data.encode("utf-8", "surrogatepass"), _parsers()[1]
+        careful = _careful(raw)
     elif isinstance(data, bytes | bytearray | memoryview):
-        raw, parser = data if type(data) is bytes else bytes(data), _parsers()[0]
+        raw, parser = bytes(data), _parsers()[0]
+        careful = _careful_bytes(raw)
     else:
         raise CxmlParseError(f"expected bytes or str, got {type(data).__name__}")
     if max_bytes is not None and len(raw) > max_bytes:
@@ -132,13 +140,39 @@ def _parse_root(data: bytes | str, max_bytes: int | None) -> etree._Element:
         raise CxmlParseError(f"not well-formed: {message}", line=line, column=column) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown encoding declaration
         raise CxmlParseError(f"not readable: {exc}") from None
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise CxmlParseError("a DOCTYPE is not allowed in CXML (no DTDs, no entities)", line=1)
+    if careful:
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise CxmlParseError("a DOCTYPE is not allowed in CXML (no DTDs, no entities)", line=1)
     if root.getprevious() is not None or root.getnext() is not None:
         for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
             _refuse(sibling)
-    return root
+    return root, careful
+
+
+def _careful(raw: bytes) -> bool:
+    """Whether UTF-8 (or ASCII) bytes may hold a DOCTYPE, a namespace declaration or an
+    element over `MAX_ATTRIBUTES`, so that the tree must be checked for them.
+
+    Each needs bytes a scan finds: ``<!`` (which comments and CDATA also give), the word
+    ``xmlns``, and one ``=`` per attribute. Most documents have none of the first two and
+    few of the third; the per-element checks they spare cost more than the scans. A false
+    alarm costs time, never safety.
+    """
+    return raw.find(b"<!") >= 0 or raw.find(b"xmlns") >= 0 or raw.count(b"=") > MAX_ATTRIBUTES
+
+
+def _careful_bytes(raw: bytes) -> bool:
+    """`_careful` for bytes in an encoding of their own: only one that writes ASCII as ASCII
+    (no BOM, no NUL, a declared encoding that is UTF-8 or ASCII) can be scanned as bytes."""
+    if raw[:1] != b"<" or b"\x00" in raw[:4]:
+        return True  # a BOM, UTF-16 or -32, EBCDIC, leading space: check the tree
+    if raw.startswith(b"<?xml"):
+        end = raw.find(b"?>")
+        declared = _DECLARED_ENCODING.match(raw, 0, end if end >= 0 else len(raw))
+        if declared and declared[1].lower() not in _ASCII_ENCODINGS:
+            return True
+    return _careful(raw)
 
 
 def _shown_tag(tag: object) -> str:
@@ -183,7 +217,7 @@ def _too_many_attributes(el: etree._Element) -> None:
 
 
 def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
-    el: etree._Element, depth: int, max_depth: int, lines: Lines | None
+    el: etree._Element, depth: int, max_depth: int, careful: bool, lines: Lines | None
 ) -> Node | Element:
     """Turn an lxml element into a model node, keeping everything the model cannot type.
 
@@ -196,26 +230,25 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
     if known is None:
         # Not a modelled element, or not an element at all: _element checks everything.
         return _element(el, depth, max_depth, lines)
-    # A modelled tag is a plain name (no namespace): only depth and declarations remain.
-    if depth > max_depth or el.nsmap:
+    # A modelled tag is a plain name (no namespace): depth, declarations and the attribute
+    # count remain, and the last two only where the bytes did not rule them out.
+    if careful or depth > max_depth:
         _check(el, depth, max_depth)
     cls, body, by_wire = known
     if body is None and (len(el) or (el.text or "").strip()):
         return _element(el, depth, max_depth, lines)  # content where the model has none
-    made = cls.__new__(cls)
+    made = _new(cls)
     fields = made.__dict__
     extra: list[tuple[str, str]] | None = None
-    if len(el.attrib) > MAX_ATTRIBUTES:
-        _too_many_attributes(el)
     items = el.items()
     if items:
         last, ordered = -1, True
         for key, value in items:
             spec = by_wire.get(key)  # never a namespaced key: no modelled name has one
             if spec is not None:
-                read = spec[2]
+                position, name, read = spec
                 if read is None:  # text: the value as it is
-                    fields[spec[1]] = value
+                    fields[name] = value
                 else:
                     typed = read(value)
                     if typed is INVALID:
@@ -223,10 +256,10 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
                             extra = []
                         extra.append((key, value))
                         continue
-                    fields[spec[1]] = typed
-                if spec[0] < last:
+                    fields[name] = typed
+                if position < last:
                     ordered = False
-                last = spec[0]
+                last = position
                 continue
             if extra is None:
                 extra = []
@@ -242,7 +275,7 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
             out: list[Node | Element | str] = [text] if text and not text.isspace() else []
             below = depth + 1
             for child in children:
-                out.append(_node(child, below, max_depth, lines))
+                out.append(_node(child, below, max_depth, careful, lines))
                 tail = child.tail
                 if tail and not tail.isspace():
                     out.append(tail)
@@ -291,6 +324,10 @@ def _element(el: etree._Element, depth: int, max_depth: int, lines: Lines | None
         lines[id(made)] = el.sourceline or 0
     return made
 
+
+#: Node classes keep object's __new__ (checked at import): called directly, it costs less.
+_new: Final = object.__new__
+assert all(cls.__new__ is _new for cls in BY_TAG.values())
 
 #: tag -> (class, body field, attributes by wire name): what the reader looks up per element.
 #: Each attribute: (position, python name, the kind's reader, or None for plain text).

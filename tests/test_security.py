@@ -523,6 +523,65 @@ def test_attribute_limit_is_exact(template: str) -> None:
     assert f"65 attributes, over the limit of {cxml.MAX_ATTRIBUTES}" in err.message
 
 
+# -- encodings: the byte scan that spares the tree checks must not be fooled ---------------
+
+# `parse` skips its DOCTYPE and namespace checks when the bytes show no ``<!`` and no
+# ``xmlns``, which only holds in an encoding that writes ASCII as ASCII. In every other one,
+# these constructs are spelled in other bytes, and the tree must be checked.
+_DOCTYPE_BODY = (
+    '<!DOCTYPE Response [<!ENTITY e "x">]>\n<Response><Say voice="&e;">hi &e;</Say></Response>'
+)
+_PLAIN_BODY = '<Response><Say voice="v">hi</Say></Response>'
+_NAMESPACED_BODY = '<Response><Say xmlns:x="urn:x">hi</Say></Response>'
+
+
+def _encoded(body: str, codec: str, declared: str | None) -> bytes:
+    declaration = (
+        f'<?xml version="1.0" encoding="{declared}"?>' if declared else "<?xml version='1.0'?>"
+    )
+    return f"{declaration}\n{body}".encode(codec)
+
+
+ENCODINGS = [
+    pytest.param("utf-16", None, id="utf-16-bom"),
+    pytest.param("utf-16-le", "UTF-16LE", id="utf-16le-declared"),
+    pytest.param("utf-32", None, id="utf-32-bom"),
+    pytest.param("utf-8-sig", None, id="utf-8-bom"),
+    pytest.param("latin-1", "ISO-8859-1", id="latin-1-declared"),
+    pytest.param("cp1252", "windows-1252", id="windows-1252-declared"),
+    pytest.param("utf-8", "utf-8", id="utf-8-declared"),
+    pytest.param("ascii", None, id="no-encoding-declared"),
+]
+
+
+@pytest.mark.parametrize(("codec", "declared"), ENCODINGS)
+def test_doctype_and_namespaces_are_refused_in_any_encoding(
+    codec: str, declared: str | None
+) -> None:
+    # Positive control: the encoding is read, and a document without them parses.
+    assert cxml.parse(_encoded(_PLAIN_BODY, codec, declared)) == cxml.Response(
+        [cxml.Say("hi", voice="v")]
+    )
+    err, _ = _timed_parse_error(_encoded(_DOCTYPE_BODY, codec, declared))
+    assert "DOCTYPE is not allowed" in err.message
+    err, _ = _timed_parse_error(_encoded(_NAMESPACED_BODY, codec, declared))
+    assert "namespaces are not allowed" in err.message
+
+
+@pytest.mark.parametrize("declared", ["UTF-7", "utf-7", "Utf-7"])
+def test_a_doctype_spelled_in_utf7_is_refused(declared: str) -> None:
+    # In UTF-7 "!" may be written "+ACE-", so "<!DOCTYPE" need not contain the bytes "<!".
+    head = f'<?xml version="1.0" encoding="{declared}"?>\n'.encode("ascii")
+    hidden = (
+        b'<+ACE-DOCTYPE Response [<+ACE-ENTITY e "x">]>\n<Response><Say>hi &e;</Say></Response>'
+    )
+    assert b"<!" not in hidden
+    plain = b"<Response><Say>hi +ACE-</Say></Response>"  # control: lxml reads UTF-7 here
+    assert cxml.parse(head + plain) == cxml.Response([cxml.Say("hi !")])
+    err, _ = _timed_parse_error(head + hidden)
+    assert "DOCTYPE is not allowed" in err.message
+
+
 # -- positions and leading junk -----------------------------------------------------------
 
 
