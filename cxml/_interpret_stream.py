@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FRAME_BYTES",
+    "PlatformFrames",
     "StreamChannel",
     "StreamConnector",
     "StreamResult",
@@ -207,15 +209,70 @@ class StreamResult:
         return self.ended_by in ("caller", "idle", "timeout")
 
 
+class PlatformFrames:
+    """What the platform sends on one media stream, as JSON text frames.
+
+    ``start`` is the ``start`` object (``callSid``, ``customParameters``, ``mediaFormat``, ...).
+    Every frame after ``connected`` carries a ``sequenceNumber`` from 1, as Twilio's do; media
+    frames carry the ``chunk`` number and the ``timestamp`` in milliseconds of 8 kHz audio
+    sent before them. The one place this wire format is written: the simulator's streams and
+    ``providers.media.PlatformPeer`` both use it.
+    """
+
+    def __init__(self, stream_sid: str, start: Mapping[str, object]) -> None:
+        self.stream_sid = stream_sid
+        self._start = dict(start)
+        self._sequence = 0
+        self._chunks = 0
+        self._sent_bytes = 0
+
+    def _frame(self, event: str, name: str, body: object) -> str:
+        self._sequence += 1
+        frame: dict[str, object] = {"event": event, "sequenceNumber": str(self._sequence)}
+        frame.update({"streamSid": self.stream_sid, name: body})
+        return json.dumps(frame, separators=(",", ":"))
+
+    def connected(self) -> str:
+        return '{"event":"connected","protocol":"Call","version":"1.0.0"}'
+
+    def start(self) -> str:
+        return self._frame("start", "start", self._start)
+
+    def media(self, audio: bytes) -> str:
+        """A chunk of the caller's 8 kHz μ-law."""
+        self._chunks += 1
+        media = {
+            "track": "inbound",
+            "chunk": str(self._chunks),
+            "timestamp": str(self._sent_bytes * 1000 // _RATE),
+            "payload": base64.b64encode(audio).decode("ascii"),
+        }
+        self._sent_bytes += len(audio)
+        return self._frame("media", "media", media)
+
+    def dtmf(self, digit: str) -> str:
+        return self._frame("dtmf", "dtmf", {"track": "inbound_track", "digit": digit})
+
+    def mark(self, name: str) -> str:
+        """The echo of the app's mark ``name``, once the audio before it has played."""
+        return self._frame("mark", "mark", {"name": name})
+
+    def stop(self) -> str:
+        start = self._start
+        stop = {key: start[key] for key in ("accountSid", "callSid", "session") if key in start}
+        return self._frame("stop", "stop", stop)
+
+
 class _Session:
     """One stream's exchange; every failure of the peer becomes a recorded result."""
 
-    def __init__(self, channel: StreamChannel, script: StreamScript, stream_sid: str) -> None:
+    def __init__(
+        self, channel: StreamChannel, script: StreamScript, frames: PlatformFrames
+    ) -> None:
         self.channel = channel
         self.script = script
-        self.sid = stream_sid
+        self.frames = frames
         self.lock = asyncio.Lock()  # one frame at a time, whatever the channel allows
-        self.sequence = 0
         self.sent_frames = 0
         self.sent_dtmf = ""
         self.received_frames = 0
@@ -226,12 +283,10 @@ class _Session:
         self.sender_error: StreamError | None = None
         self.sender_done = False
 
-    async def send(self, event: dict[str, object]) -> None:
+    async def send(self, build: Callable[[], str]) -> None:
+        # Built under the lock, so frames go out in the order of their sequence numbers.
         async with self.lock:
-            if event["event"] != "connected":  # the one frame without a number; start is 1
-                self.sequence += 1
-                event = {"event": event["event"], "sequenceNumber": str(self.sequence), **event}
-            await self.channel.send(json.dumps(event, separators=(",", ":")))
+            await self.channel.send(build())
 
     def over(self) -> bool:
         limit = self.script.hangup_after
@@ -243,21 +298,14 @@ class _Session:
     async def caller(self) -> None:
         audio = self.script.caller_audio
         try:
-            for chunk, start in enumerate(range(0, len(audio), FRAME_BYTES), 1):
+            for start in range(0, len(audio), FRAME_BYTES):
                 if self.over():
                     return
                 frame = audio[start : start + FRAME_BYTES]
-                media = {
-                    "track": "inbound",
-                    "chunk": str(chunk),
-                    "timestamp": str((chunk - 1) * 20),
-                    "payload": base64.b64encode(frame).decode("ascii"),
-                }
-                await self.send({"event": "media", "streamSid": self.sid, "media": media})
+                await self.send(functools.partial(self.frames.media, frame))
                 self.sent_frames += 1
             for digit in self.script.dtmf:
-                dtmf = {"track": "inbound_track", "digit": digit}
-                await self.send({"event": "dtmf", "streamSid": self.sid, "dtmf": dtmf})
+                await self.send(functools.partial(self.frames.dtmf, digit))
                 self.sent_dtmf += digit
         except StreamError as exc:
             self.sender_error = exc
@@ -303,7 +351,7 @@ class _Session:
         """Echo the marks received so far: frames are handled in order, so the audio before
         each mark has "played" on the simulated clock by the time it is answered."""
         for name in self.marks[already:]:
-            await self.send({"event": "mark", "streamSid": self.sid, "mark": {"name": name}})
+            await self.send(functools.partial(self.frames.mark, name))
         return len(self.marks)
 
 
@@ -342,14 +390,15 @@ async def run_stream(
     ``start`` is the ``start`` object (callSid, session, customParameters, ...). Never raises
     for anything the peer does: failures end the stream and are reported in the result.
     """
-    session = _Session(channel, script, stream_sid)
+    frames = PlatformFrames(stream_sid, start)
+    session = _Session(channel, script, frames)
     ended_by = "error"
     sender: asyncio.Task[None] | None = None
     try:
         async with asyncio.timeout(script.timeout):
             try:
-                await session.send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-                await session.send({"event": "start", "streamSid": stream_sid, "start": start})
+                await session.send(frames.connected)
+                await session.send(frames.start)
             except StreamError as exc:
                 session.error = exc
             except Exception as exc:
@@ -377,8 +426,7 @@ async def run_stream(
     if ended_by != "app":
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
-                stop = {"accountSid": start.get("accountSid"), "callSid": start.get("callSid")}
-                await session.send({"event": "stop", "streamSid": stream_sid, "stop": stop})
+                await session.send(frames.stop)
     with contextlib.suppress(Exception):
         async with asyncio.timeout(2.0):
             await channel.close()

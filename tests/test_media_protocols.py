@@ -312,3 +312,20 @@ def test_what_the_peer_builds_the_app_reads_back(
     endpoint.parse(pbx.start())
     assert endpoint.parse(pbx.media(audio)) == Media(audio)
     assert pbx.parse(endpoint.media(audio)) == Media(audio)
+
+
+def test_the_peer_numbers_and_times_its_frames_as_twilio_does() -> None:
+    # The frames come from cxml's PlatformFrames, which the call simulator also uses.
+    peer = PlatformPeer("MZ1", "CA1", account_sid="AC1", session="s1")
+    frames = [json.loads(f) for f in (peer.connected(), peer.start(), peer.media(b"\xff" * 160),
+                                      peer.media(b"\xff" * 80), peer.media(b"\xff"), peer.dtmf("7"),
+                                      peer.mark("m"), peer.stop())]  # fmt: skip
+    assert "sequenceNumber" not in frames[0]
+    assert [f["sequenceNumber"] for f in frames[1:]] == [str(n) for n in range(1, 8)]
+    assert {f["streamSid"] for f in frames[1:]} == {"MZ1"}
+    # chunk counts frames; timestamp is the milliseconds of 8 kHz audio sent before each one
+    assert [(f["media"]["chunk"], f["media"]["timestamp"]) for f in frames[2:5]] == [
+        ("1", "0"), ("2", "20"), ("3", "30")
+    ]  # fmt: skip
+    assert frames[-1]["stop"] == {"accountSid": "AC1", "callSid": "CA1", "session": "s1"}
+    assert PlatformPeer("MZ2", "CA2").stop().endswith('"stop":{"callSid":"CA2"}}')

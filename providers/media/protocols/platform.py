@@ -35,6 +35,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from cxml._interpret_stream import PlatformFrames
+
 from ..._errors import MediaProtocolError
 from ..codecs import Encoding
 from ._common import (
@@ -174,8 +176,9 @@ class StreamProtocol:
 
 
 class PlatformPeer:
-    """The platform's side of a stream: builds what the platform sends and parses what the
-    app answers (media, mark, clear). Tests and call simulators use it.
+    """The platform's side of a stream: builds what the platform sends (with cxml's
+    `PlatformFrames`, the simulator's own) and parses what the app answers (media, mark,
+    clear). Tests and call simulators use it.
 
     >>> peer = PlatformPeer("MZ1", "CA1", parameters={"lang": "en"})
     >>> app = StreamProtocol()
@@ -197,46 +200,37 @@ class PlatformPeer:
         self.stream_sid, self.call_sid = stream_sid, call_sid
         self.parameters = dict(parameters or {})
         self.account_sid, self.session = account_sid, session
-        self._chunk = 0
-
-    def connected(self) -> str:
-        return dump({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-
-    def start(self) -> str:
         start: dict[str, Any] = {
-            "streamSid": self.stream_sid,
-            "callSid": self.call_sid,
+            "streamSid": stream_sid,
+            "callSid": call_sid,
             "tracks": ["inbound"],
             "customParameters": self.parameters,
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
-        if self.account_sid is not None:
-            start["accountSid"] = self.account_sid
-        if self.session is not None:
-            start["session"] = self.session
-        return dump({"event": "start", "streamSid": self.stream_sid, "start": start})
+        if account_sid is not None:
+            start["accountSid"] = account_sid
+        if session is not None:
+            start["session"] = session
+        self._frames = PlatformFrames(stream_sid, start)
+
+    def connected(self) -> str:
+        return self._frames.connected()
+
+    def start(self) -> str:
+        return self._frames.start()
 
     def media(self, data: bytes) -> str:
         """A 20 ms-or-other chunk of mu-law, numbered and timed like Twilio's."""
-        self._chunk += 1
-        media = {
-            "track": "inbound",
-            "chunk": str(self._chunk),
-            "timestamp": str((self._chunk - 1) * 20),
-            "payload": b64(data),
-        }
-        return dump({"event": "media", "streamSid": self.stream_sid, "media": media})
+        return self._frames.media(data)
 
     def dtmf(self, digit: str) -> str:
-        body = {"track": "inbound_track", "digit": digit}
-        return dump({"event": "dtmf", "streamSid": self.stream_sid, "dtmf": body})
+        return self._frames.dtmf(digit)
 
     def mark(self, name: str) -> str:
-        return dump({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+        return self._frames.mark(name)
 
     def stop(self) -> str:
-        return dump({"event": "stop", "streamSid": self.stream_sid,
-                     "stop": {"callSid": self.call_sid}})  # fmt: skip
+        return self._frames.stop()
 
     def parse(self, message: str | bytes) -> Media | Mark | Clear:
         """An app message: media (mu-law bytes), mark or clear."""
