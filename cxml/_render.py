@@ -7,7 +7,6 @@ checks, only escaping; that is why this is plain string building rather than an 
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from ._errors import CxmlValueError
@@ -33,17 +32,23 @@ _ATTR: Final = str.maketrans(
 )
 _TEXT: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
-
-_ATTR_SPECIAL: Final = re.compile('[&<>"\t\n\r]').search
-_TEXT_SPECIAL: Final = re.compile("[&<>\r]").search
+# Whether a value needs escaping is a few `in` scans, not a regex search: each scan runs in
+# C without setting up a match, several times faster for short values and long URLs alike.
 
 
 def _attr(value: str) -> str:
-    return value if _ATTR_SPECIAL(value) is None else value.translate(_ATTR)
+    if (
+        "&" in value or "<" in value or ">" in value or '"' in value
+        or "\t" in value or "\n" in value or "\r" in value
+    ):  # fmt: skip
+        return value.translate(_ATTR)
+    return value
 
 
 def _text(value: str) -> str:
-    return value if _TEXT_SPECIAL(value) is None else value.translate(_TEXT)
+    if "&" in value or "<" in value or ">" in value or "\r" in value:
+        return value.translate(_TEXT)
+    return value
 
 
 def render(doc: Response, *, pretty: bool = False) -> str:
@@ -81,7 +86,7 @@ def _write(node: Node | Element | str, out: list[str], indent: str | None) -> No
         spec = attributes.get(name)
         if spec is not None:
             text = value if spec[1] is None else spec[1].write(value)
-            # `_attr`, inline: seven scans cost less than a call and a regex search
+            # `_attr`, inline (the hot path)
             if (
                 "&" in text or "<" in text or ">" in text or '"' in text
                 or "\t" in text or "\n" in text or "\r" in text
