@@ -196,25 +196,27 @@ class Schedule:
         factory=dict, converter=_freeze_exceptions, validator=_check_exceptions
     )
     active: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    #: The zone object, looked up once (routing reads it per call).
+    zone: ZoneInfo = attrs.field(init=False, repr=False, eq=False)
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)  # ZoneInfo caches instances by key
+    def __attrs_post_init__(self) -> None:
+        # After the validators: ``timezone`` is known good by now.
+        object.__setattr__(self, "zone", ZoneInfo(self.timezone))
 
     def local(self, at: dt.datetime) -> dt.datetime:
         """``at`` on this schedule's wall clock. Refuses naive datetimes (ValueError)."""
         if not isinstance(at, dt.datetime):
             raise TypeError(f"expected a datetime, got {type(at).__name__}")
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise ValueError(
-                f"naive datetime {at.isoformat()}: business hours need a timezone-aware "
-                "instant (e.g. datetime.now(datetime.UTC)); the machine's local time is never "
-                "assumed"
-            )
         # Through UTC: astimezone() to the same zone object would keep a non-existent wall
         # time (02:30 on a spring-forward day) as is instead of normalising it. (An instant
-        # already in UTC is its own UTC form: astimezone would return it as is.)
+        # already in UTC, the usual case, is its own UTC form.)
         if at.tzinfo is not dt.UTC:
+            if at.tzinfo is None or at.utcoffset() is None:
+                raise ValueError(
+                    f"naive datetime {at.isoformat()}: business hours need a timezone-aware "
+                    "instant (e.g. datetime.now(datetime.UTC)); the machine's local time is "
+                    "never assumed"
+                )
             at = at.astimezone(dt.UTC)
         return at.astimezone(self.zone)
 
