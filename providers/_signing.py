@@ -112,7 +112,8 @@ class Signer:
             raise SignatureError("'exp' is reserved for the expiry")
         issued = time.time() if now is None else now
         # The MAC covers these exact bytes, so key order need not be canonical.
-        return self._token(_json({**payload, "exp": int(issued + ttl)}))
+        members = _json(dict(payload))[1:-1].decode("ascii")  # its members; "exp" goes after
+        return self.sign_members(members, ttl=ttl, now=issued)
 
     def sign_members(self, members: str, *, ttl: float, now: float) -> str:
         """`sign` for a payload its caller wrote as JSON text: the members of an object,
@@ -123,10 +124,9 @@ class Signer:
         The token is the one `sign` gives for the same members in the same order.
         """
         if members:
-            return self._token(f'{{{members},"exp":{int(now + ttl)}}}'.encode("ascii"))
-        return self._token(f'{{"exp":{int(now + ttl)}}}'.encode("ascii"))
-
-    def _token(self, body: bytes) -> str:
+            body = f'{{{members},"exp":{int(now + ttl)}}}'.encode("ascii")
+        else:
+            body = f'{{"exp":{int(now + ttl)}}}'.encode("ascii")
         # mac and _b64, inline: this is most of a signed callback's cost.
         head = _b2a(body, newline=False).translate(_URLSAFE, b"=")
         inner = self._inner.copy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import re
@@ -337,6 +338,21 @@ def test_sign_members_is_sign_of_the_same_members(payload: dict[str, str]) -> No
     token = signer.sign_members(members, ttl=10, now=0)
     assert token == sign(payload, SECRET, ttl=10, now=0)
     assert verify(token, SECRET, now=5) == payload
+
+
+@given(
+    st.dictionaries(st.text(max_size=5).filter(lambda k: k != "exp"), st.text(max_size=20)),
+    st.integers(min_value=0, max_value=2**40),
+)
+def test_a_token_is_base64url_json_dot_base64url_hmac(payload: dict[str, str], now: int) -> None:
+    # The format, written here with the standard library alone: tokens must not change
+    # between versions (callbacks in flight would break).
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    body = json.dumps({**payload, "exp": now + 10}, separators=(",", ":")).encode()
+    mac = hmac.new(SECRET.encode(), b64(body).encode(), "sha256").digest()
+    assert sign(payload, SECRET, ttl=10, now=now) == f"{b64(body)}.{b64(mac)}"
 
 
 @given(st.text(max_size=200))

@@ -198,10 +198,14 @@ class Schedule:
     active: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     #: The zone object, looked up once (routing reads it per call).
     zone: ZoneInfo = attrs.field(init=False, repr=False, eq=False)
+    #: ``weekly`` by ``date.weekday()`` (Monday is 0), for the same reason.
+    _by_weekday: tuple[tuple[TimeRange, ...], ...] = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        # After the validators: ``timezone`` is known good by now.
+        # After the validators: ``timezone`` and ``weekly`` are known good by now.
         object.__setattr__(self, "zone", ZoneInfo(self.timezone))
+        by_weekday = tuple(self.weekly.get(day, ()) for day in WEEKDAYS)
+        object.__setattr__(self, "_by_weekday", by_weekday)
 
     def local(self, at: dt.datetime) -> dt.datetime:
         """``at`` on this schedule's wall clock. Refuses naive datetimes (ValueError)."""
@@ -225,7 +229,7 @@ class Schedule:
         exception = self.exceptions.get(day)
         if exception is not None:
             return exception.ranges
-        return self.weekly.get(WEEKDAYS[day.weekday()], ())
+        return self._by_weekday[day.weekday()]
 
     def is_open(self, at: dt.datetime) -> bool:
         """Whether the schedule is open at the aware instant ``at``.
@@ -238,15 +242,17 @@ class Schedule:
         EDT, and is judged as 03:30. On a fall-back day (2026-11-01) 01:30 happens twice and
         both instants are 01:30: 01:00-02:00 is open two real hours.
         """
-        local = self.local(at)
+        # `local`, inline for an instant in UTC (what routing passes), and the rest of what
+        # TimeRange.covers_same_day and covers_next_day do: routing runs this per call.
+        if at.__class__ is dt.datetime and at.tzinfo is dt.UTC:
+            local = at.astimezone(self.zone)
+        else:
+            local = self.local(at)
         if not self.active:
             return False
         day, now = local.date(), local.time()
-        # TimeRange.covers_same_day and covers_next_day, inline (routing runs this per call).
-        exception = self.exceptions.get(day)
-        today = (
-            self.weekly.get(WEEKDAYS[day.weekday()], ()) if exception is None else exception.ranges
-        )
+        exception = self.exceptions.get(day) if self.exceptions else None
+        today = self._by_weekday[day.weekday()] if exception is None else exception.ranges
         for r in today:
             if r.start <= now and (r.end <= r.start or now < r.end):
                 return True

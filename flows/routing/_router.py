@@ -419,15 +419,17 @@ class Router:
 
     def _menu(self, menu: IvrMenu, call: _Call, turn: int, notice: int = _FIRST) -> list[Node]:
         """The menu's Gather for ``turn``, after ``notice`` (why it is replayed)."""
-        parts = self._parts(menu)
+        cached = self._menu_parts.get(menu.id)
+        if cached is not None and cached[0] is self.pbx and cached[1] is menu:
+            parts = cached[2]
+        else:
+            parts = self._parts(menu)
         action = self._callback(call, f'"k":"ivr","m":{parts.id_json},"t":{turn:d}')
         return [with_action(parts.gathers[notice], action, checked=self._prefix_checked)]
 
     def _parts(self, menu: IvrMenu) -> _MenuParts:
-        """The menu's fixed parts, made on its first call (nodes are immutable: shared)."""
-        cached = self._menu_parts.get(menu.id)
-        if cached is not None and cached[0] is self.pbx and cached[1] is menu:
-            return cached[2]
+        """The menu's fixed parts, made on its first call (`_menu` looks them up; nodes are
+        immutable, so they are shared)."""
         lengths = {len(digits) for digits in menu.options}
         num_digits = lengths.pop() if len(lengths) == 1 else None
         prompt = self._prompts(menu.prompt)
