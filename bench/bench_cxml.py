@@ -29,7 +29,6 @@ from twilio.twiml.voice_response import VoiceResponse
 
 import cxml
 from cxml import Connect, Dial, Number, Parameter, Response, Stream
-from cxml._model import BY_TAG
 
 LOOPS = 20_000
 QUICK_LOOPS = 1_000
@@ -177,7 +176,7 @@ def _bare(el: etree._Element) -> object:
     no text, wire names for field names. Not a reader (it gives a different document): the
     least any reader of lxml's tree into this model must do, so a floor under cxml.parse.
     """
-    node = object.__new__(BY_TAG[el.tag])  # type: ignore[index]  # D1 and D2 have plain tags
+    node = object.__new__(getattr(cxml, str(el.tag)))  # D1 and D2 hold only model tags
     fields = node.__dict__
     for key, value in el.items():
         fields[key] = value

@@ -17,14 +17,18 @@ from ._errors import (
     SimulationError,
     StreamError,
 )
+from ._http_body import read_capped_body
 from ._interpret import interpret, interpret_async
-from ._interpret_peers import PeerChannel, StreamPeers, echo_peer
+from ._interpret_peers import MemoryChannel, PeerChannel, StreamPeers, echo_peer
 from ._interpret_scenario import DialOutcome, Input, Scenario
 from ._interpret_stream import (
+    PlatformFrames,
     StreamChannel,
     StreamConnector,
     StreamResult,
     StreamScript,
+    WebSocketChannel,
+    open_websocket,
     websocket_connector,
 )
 from ._interpret_trace import (
@@ -46,6 +50,7 @@ from ._interpret_trace import (
     Skipped,
     Streamed,
 )
+from ._kinds import check_xml_text
 from ._model import (
     Coach,
     Conference,
@@ -76,6 +81,7 @@ from ._model import (
     System,
     Tool,
     User,
+    replace,
 )
 from ._parse import MAX_ATTRIBUTES, MAX_BYTES, MAX_DEPTH, parse
 from ._render import render
@@ -113,12 +119,14 @@ __all__ = [
     "Header",
     "Input",
     "Issue",
+    "MemoryChannel",
     "Node",
     "Number",
     "Parameter",
     "Pause",
     "Paused",
     "PeerChannel",
+    "PlatformFrames",
     "Play",
     "Played",
     "Record",
@@ -150,11 +158,16 @@ __all__ = [
     "System",
     "Tool",
     "User",
+    "WebSocketChannel",
+    "check_xml_text",
     "echo_peer",
     "interpret",
     "interpret_async",
+    "open_websocket",
     "parse",
+    "read_capped_body",
     "render",
+    "replace",
     "validate",
     "websocket_connector",
 ]

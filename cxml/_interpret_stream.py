@@ -1,11 +1,12 @@
 """The platform's side of a ``<Connect><Stream>``, for the call simulator.
 
-cxml stays a leaf: it only defines the small `StreamChannel` protocol (JSON text frames, as
-the Cloudonix/Twilio media stream carries them) and the `StreamConnector` that opens one. The
-default connector opens a real WebSocket; an in-process engine (``providers.media``) can
-implement the same two names. `run_stream` then plays the caller: ``connected``, ``start``,
-the scenario's audio as 20 ms μ-law ``media`` frames, ``dtmf``, ``stop``; and it records what
-the application sent back (audio, marks, clears).
+cxml stays a leaf: it defines the small `StreamChannel` protocol (JSON text frames, as the
+Cloudonix/Twilio media stream carries them), the `StreamConnector` that opens one, and the
+one WebSocket implementation (`WebSocketChannel`, `open_websocket`), which
+``providers.media`` uses on both its sides (its server and its onward connections).
+`run_stream` then plays the caller: ``connected``, ``start``, the scenario's audio as 20 ms
+μ-law ``media`` frames, ``dtmf``, ``stop``; and it records what the application sent back
+(audio, marks, clears).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import functools
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
@@ -26,7 +27,7 @@ import attrs
 from ._errors import ScenarioError, StreamError
 
 if TYPE_CHECKING:
-    from websockets.asyncio.client import ClientConnection
+    from websockets.asyncio.connection import Connection as WebSocketConnection
 
 __all__ = [
     "FRAME_BYTES",
@@ -35,6 +36,8 @@ __all__ = [
     "StreamConnector",
     "StreamResult",
     "StreamScript",
+    "WebSocketChannel",
+    "open_websocket",
     "run_stream",
     "websocket_connector",
 ]
@@ -46,8 +49,13 @@ _RATE: Final = 8000
 _SILENCE: Final = b"\xff"
 #: Frames the app may send in one stream before the simulator stops listening.
 MAX_RECEIVED_FRAMES: Final = 100_000
+#: Largest frame a stream takes by default (a 20 ms media frame is well under 1 KiB).
+MAX_FRAME: Final = 2**20
 #: Longest caller audio a scenario may ask for (one hour); keeps a typo from filling memory.
 MAX_CALLER_SECONDS: Final = 3600.0
+#: Most audio one media message from the app may carry: 10 s of 8 kHz μ-law, the cap
+#: ``providers.media`` documents (apps such as pipecat send seconds at once).
+MAX_MEDIA_BYTES: Final = 80_000
 
 
 @runtime_checkable
@@ -69,35 +77,84 @@ class StreamChannel(Protocol):
 StreamConnector = Callable[[str, Mapping[str, str]], Awaitable[StreamChannel]]
 
 
-class _WebSocketChannel:
-    """A `StreamChannel` over a websockets client connection."""
+class WebSocketChannel:
+    """A `StreamChannel` over a ``websockets`` connection, client or server side.
 
-    def __init__(self, connection: ClientConnection) -> None:
+    A clean close ends the stream quietly: ``receive`` returns None and a frame sent after it
+    goes nowhere, as on any closed stream. An abnormal close is `StreamError` 31920, a binary
+    frame (the protocol is JSON text) 31950.
+    """
+
+    def __init__(self, connection: WebSocketConnection) -> None:
         self._ws = connection
 
     async def send(self, text: str) -> None:
-        from websockets.exceptions import ConnectionClosed
+        from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
         try:
             await self._ws.send(text)
-        except ConnectionClosed as exc:
+        except ConnectionClosedOK:
+            pass
+        except ConnectionClosedError as exc:
             raise StreamError(f"the stream closed while sending: {exc}", code=31920) from None
 
     async def receive(self) -> str | None:
-        from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
+        from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
         try:
             message = await self._ws.recv()
         except ConnectionClosedOK:
             return None
-        except ConnectionClosed as exc:
+        except ConnectionClosedError as exc:
             raise StreamError(f"the stream closed abnormally: {exc}", code=31920) from None
         if not isinstance(message, str):
-            raise StreamError("the application sent a binary frame", code=31950)
+            raise StreamError("the peer sent a binary frame", code=31950)
         return message
 
     async def close(self) -> None:
         await self._ws.close()
+
+
+async def open_websocket(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    address: tuple[str, int] | None = None,
+    open_timeout: float = 5.0,
+    max_size: int = MAX_FRAME,
+) -> WebSocketChannel:
+    """Open a WebSocket to a ``ws://`` or ``wss://`` URL, with ``headers`` in the handshake.
+
+    ``address`` pins the connection to that ``(host, port)`` (one its caller has checked):
+    the URL's host name still goes in ``Host`` and TLS SNI, and no proxy is used. Frames
+    over ``max_size`` bytes close the stream. Raises `StreamError` (31920) when the URL is
+    not a WebSocket URL or the handshake fails.
+    """
+    # websockets is imported when a stream opens, so `import cxml` stays as light as it was.
+    from websockets.asyncio.client import connect
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise StreamError(f"not a ws:// or wss:// URL: {url!r}", code=31920)
+    options: dict[str, Any] = {}
+    if address is not None:
+        options.update(host=address[0], port=address[1], proxy=None)
+        if parts.scheme == "wss":
+            options["server_hostname"] = parts.hostname
+    try:
+        connection = await connect(
+            url,
+            additional_headers=dict(headers or {}),
+            open_timeout=open_timeout,
+            compression=None,
+            max_size=max_size,
+            **options,
+        )
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise StreamError(f"could not open {url}: {exc}", code=31920) from None
+    except Exception as exc:  # websockets' handshake errors (InvalidStatus, InvalidURI, ...)
+        raise StreamError(f"could not open {url}: {type(exc).__name__}", code=31920) from None
+    return WebSocketChannel(connection)
 
 
 async def websocket_connector(
@@ -108,18 +165,7 @@ async def websocket_connector(
     ``parameters`` travel in the ``start`` frame, not here. Raises `StreamError` (31920) when
     the URL is not a WebSocket URL or the handshake fails.
     """
-    # websockets is imported when a stream opens, so `import cxml` stays as light as it was.
-    from websockets.asyncio.client import connect
-
-    if urlsplit(url).scheme not in ("ws", "wss"):
-        raise StreamError(f"not a ws:// or wss:// URL: {url!r}", code=31920)
-    try:
-        connection = await connect(url, open_timeout=open_timeout, compression=None, max_size=2**20)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise StreamError(f"could not open {url}: {exc}", code=31920) from None
-    except Exception as exc:  # websockets' handshake errors (InvalidStatus, InvalidURI, ...)
-        raise StreamError(f"could not open {url}: {type(exc).__name__}", code=31920) from None
-    return _WebSocketChannel(connection)
+    return await open_websocket(url, open_timeout=open_timeout)
 
 
 def _seconds(value: object, path: str, *, allow_none: bool = False) -> float | None:
@@ -315,6 +361,9 @@ class _Session:
             self.sender_done = True
 
     def handle(self, text: str) -> None:
+        """Record one app message; a malformed one is error 31950. Takes what
+        ``providers.media.PlatformPeer`` takes: media (up to ``MAX_MEDIA_BYTES``), mark,
+        clear, on this stream (or naming none, or null); other events are ignored."""
         try:
             frame = json.loads(text)
         except (ValueError, RecursionError):
@@ -324,28 +373,35 @@ class _Session:
         if not isinstance(event, str):
             self.error = StreamError("a frame without an event name", code=31950)
             return
+        if event not in ("media", "mark", "clear"):
+            return  # the app's own "connected", unknown ones: nothing to record
+        if frame.get("streamSid") not in (None, self.frames.stream_sid):
+            self.error = StreamError("a frame names another stream", code=31950)
+            return
         if event == "media":
             media = frame.get("media")
             payload = media.get("payload") if isinstance(media, dict) else None
             try:
                 if not isinstance(payload, str):
                     raise ValueError
-                audio = base64.b64decode(payload, validate=True)
+                audio = binascii.a2b_base64(payload, strict_mode=True)
             except (ValueError, binascii.Error):
                 self.error = StreamError("a media frame without base64 audio", code=31950)
+                return
+            if len(audio) > MAX_MEDIA_BYTES:
+                self.error = StreamError("a media frame of over 10 s of audio", code=31950)
                 return
             self.received_frames += 1
             self.received_bytes += len(audio)
         elif event == "mark":
             mark = frame.get("mark")
             name = mark.get("name") if isinstance(mark, dict) else None
-            if not isinstance(name, str):
+            if not isinstance(name, str) or not name:
                 self.error = StreamError("a mark without a name", code=31950)
                 return
             self.marks.append(name)
-        elif event == "clear":
+        else:
             self.clears += 1
-        # Other events (the app's own "connected", unknown ones) carry nothing to record.
 
     async def answer_marks(self, already: int) -> int:
         """Echo the marks received so far: frames are handled in order, so the audio before

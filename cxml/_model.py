@@ -6,12 +6,19 @@ comment), so that reading and writing a document never adds or drops an attribut
 the model does not know, and wire values it cannot read, are kept in ``extra``. Containers hold
 ``children``; elements with a body hold ``text`` (Say may hold SSML as a tuple of strings and
 `Element` nodes). Unknown elements are kept as `Element`. `validate` judges all of it.
+
+An element is one declaration: its class under `_node` (which registers it by tag) and an
+`_adder` on each parent (which allows it there; a verb is what Response has an adder for).
+Its behaviour is a ``rule_<Tag>`` in `_validate` (or a place in ``NO_RULES``), an entry in
+`_interpret`'s ``RUNS`` for a verb, and its strategy; tests/test_verbs.py fails on a missed one.
 """
 
 from __future__ import annotations
 
+import linecache
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import CodeType
 from typing import Any, ClassVar, Concatenate, Final, Literal, ParamSpec, TypeAlias, TypeVar
 
 import attrs
@@ -50,6 +57,7 @@ __all__ = [
     "System",
     "Tool",
     "User",
+    "replace",
 ]
 
 # An XML name as CXML uses them: no namespace prefixes except the built-in xml: (xml:lang).
@@ -69,7 +77,9 @@ def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> Pairs:
     if not value:
         return ()
     items = value.items() if isinstance(value, Mapping) else value
-    pairs = tuple((_check_name(k, "attribute name"), v) for k, v in items)
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise CxmlValueError(f"extra: expected a mapping or (name, text) pairs, got {value!r}")
+    pairs = tuple(_pair(item) for item in items)
     for key, text in pairs:
         if not isinstance(text, str):
             raise CxmlValueError(f"attribute {key}: expected text, got {type(text).__name__}")
@@ -77,6 +87,19 @@ def _pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> Pairs:
     if len({k for k, _ in pairs}) != len(pairs):
         raise CxmlValueError("an attribute name appears twice")
     return pairs
+
+
+def _pair(item: object) -> tuple[str, str]:
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        raise CxmlValueError(f"extra: expected a (name, text) pair, got {item!r}")
+    name, text = item
+    return _check_name(name, "attribute name"), text
+
+
+#: How a field given by python name is checked: (its position in the layout, the check: an
+#: attribute's kind's ``coerce``, the body's and ``extra``'s declared attrs converter; None
+#: for a text attribute, whose usual value needs no call).
+_Check: TypeAlias = tuple[int, "Callable[..., object] | None"]
 
 
 def _redact(value: object) -> str:
@@ -95,13 +118,14 @@ class Node:
     """Base of every verb and noun. ``extra``: attributes kept as wire text, in document order.
 
     attrs declares the fields (so type checkers see each class's signature, and eq, hash and
-    immutability come from it); `_node` then installs `_init`, which stores only what is
-    given. An absent attribute reads as its class default, None. That makes building a node
-    cost what its content costs, not what its 19 possible attributes cost (Dial: 3x faster).
+    immutability come from it); `_node` then installs an ``__init__`` that checks what is
+    given and has `_build` store only that. An absent attribute reads as its class
+    default, None. That makes building a node cost what its content costs, not what its 19
+    possible attributes cost.
     """
 
     tag: ClassVar[str]
-    #: Tags of the elements allowed as children; empty for leaves.
+    #: Tags of the elements allowed as children (those the class has an `_adder` for).
     allowed: ClassVar[frozenset[str]] = frozenset()
     #: Whether plain text is the element's body (or, for containers, allowed among children).
     takes_text: ClassVar[bool] = False
@@ -113,6 +137,8 @@ class Node:
     by_name: ClassVar[dict[str, tuple[int, str, Kind]]] = {}
     #: The field holding the body ("children" or "text"), or None for empty elements.
     body: ClassVar[str | None] = None
+    #: How the generated ``__init__`` checks each field given by python name: see `_Check`.
+    checks: ClassVar[dict[str, _Check]] = {}
 
     extra: Pairs = attrs.field(default=(), kw_only=True, converter=_pairs)
 
@@ -135,51 +161,91 @@ class Node:
         ]
 
 
+_N = TypeVar("_N", bound=Node)
+
+
+def _build(node: _N, fields: dict[str, object]) -> _N:
+    """Fill a new, empty ``node`` with ``fields`` (python name -> value) and return it.
+
+    The one place a node's ``__dict__`` is written, so the layout every reader relies on
+    holds: only what is given (an absent attribute reads as its class default, None), in
+    field order (the order `render` writes), then the body, then ``extra``. ``fields`` are
+    checked and in that order: the class's generated ``__init__`` (which the constructor,
+    `replace` and ``append`` go through) checks them as `Node.checks` says; the parser reads
+    them with the kinds from a tree lxml checked, and orders them with `_in_layout_order`.
+    """
+    node.__dict__.update(fields)
+    return node
+
+
+def _in_layout_order(cls: type[Node], fields: dict[str, object]) -> dict[str, object]:
+    """``fields`` sorted into the layout `_build` stores."""
+    checks = cls.checks
+    return dict(sorted(fields.items(), key=lambda item: checks[item[0]][0]))
+
+
 def _make_init(cls: type[Node]) -> Callable[..., None]:
     """Write the ``__init__`` of a node class, as attrs writes its own: one keyword parameter
-    per attribute, each checked and stored only when given, in field order (the order
-    `render` writes them in), then the body, then ``extra``."""
-    tag, body = cls.tag, cls.body
+    per attribute (so a misspelt one is a TypeError naming it), each given one checked as
+    `Node.checks` says and collected in layout order for `_build`. Registered with
+    `linecache`, so tracebacks show its lines."""
+    tag, body, checks = cls.tag, cls.body, cls.checks
     params = [f"{body}=None, *, extra=()"] if body else ["*, extra=()"]
-    lines = ["    _d = self.__dict__"]
-    scope: dict[str, object] = {
-        "_content": _content,
-        "_text": _text,
-        "_set_extra": _set_extra,
-        "_str": str,
-    }
-    for name, _, kind in cls.wire:
+    scope: dict[str, object] = {"_build": _build, "_text": TEXT.coerce, "_str": str}
+    lines = ["    _d = {}"]
+    for name, _, _ in cls.wire:
         params.append(f"{name}=None")
-        scope[f"_k_{name}"] = kind
-        check = f"_k_{name}.coerce({name}, {tag!r}, {name!r})"
-        if kind is TEXT:  # the common case, without a call
-            check = f"{name} if {name}.__class__ is _str and {name}.isprintable() else {check}"
-        lines += [f"    if {name} is not None:", f"        _d[{name!r}] = {check}"]
-    if body == "children":
-        store = f"_content({body}, {tag!r}, layout=True)"
-    else:
-        store = f"_text({body}, {tag!r})"
+        check = checks[name][1]
+        if check is None:  # text: most values need no call
+            value = f"{name} if {name}.__class__ is _str and {name}.isprintable() else "
+            value += f"_text({name}, {tag!r}, {name!r})"
+        else:
+            scope[f"_check_{name}"] = check
+            value = f"_check_{name}({name}, {tag!r}, {name!r})"
+        lines += [f"    if {name} is not None:", f"        _d[{name!r}] = {value}"]
     if body:
-        lines += [f"    if {body} is not None:", f"        _d[{body!r}] = {store}"]
-    lines += ["    if extra:", "        _set_extra(self, _d, extra)"]
-    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(lines)
-    exec(source, scope)  # our own generated code, as attrs does
+        scope["_check_body"] = checks[body][1]
+        lines += [
+            f"    if {body} is not None:",
+            f"        {body} = _check_body({body}, {tag!r})",
+            f"        if {body}:  # an empty body is not stored",
+            f"            _d[{body!r}] = {body}",
+        ]
+    scope["_check_extra"] = checks["extra"][1]
+    scope["_twice"] = _twice
+    lines += [
+        "    if extra:",
+        "        _d['extra'] = _check_extra(extra)",
+        "        _twice(self, _d)",
+        "    _build(self, _d)",
+    ]
+    source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(lines) + "\n"
+    exec(_compiled(source, f"<cxml generated __init__ of {cls.__name__}>"), scope)
     init: Callable[..., None] = scope["__init__"]  # type: ignore[assignment]
     init.__qualname__ = f"{cls.__name__}.__init__"
     return init
 
 
-def _set_extra(node: Node, d: dict[str, object], extra: object) -> None:
-    pairs = d["extra"] = _pairs(extra)  # type: ignore[arg-type]
-    for key, _ in pairs:
+def _twice(node: Node, fields: dict[str, object]) -> None:
+    for key, _ in fields["extra"]:  # type: ignore[attr-defined]
         modelled = node.by_wire.get(key)
-        if modelled is not None and modelled[1] in d:
+        if modelled is not None and modelled[1] in fields:
             raise CxmlValueError(
                 f"{node.tag}: attribute {key} is given both as {modelled[1]}= and in extra"
             )
 
 
-_N = TypeVar("_N", bound=Node)
+def _compiled(source: str, filename: str) -> CodeType:
+    """``source`` compiled under ``filename``, registered with `linecache` (as attrs does; a
+    name that already holds other source gets a number) so tracebacks and debuggers show it."""
+    lines = source.splitlines(keepends=True)
+    base, count = filename, 0
+    while True:
+        entry = (len(source), None, lines, filename)
+        if linecache.cache.setdefault(filename, entry) == entry:
+            return compile(source, filename, "exec")
+        count += 1
+        filename = f"{base[:-1]}-{count}>"
 
 
 Content: TypeAlias = tuple["Node | Element | str", ...]
@@ -232,7 +298,8 @@ def _content(
     return tuple(out)
 
 
-def _text(value: object, owner: str) -> str | Content:
+def _body(value: str | Iterable[str | Element], owner: str = "") -> str | Content:
+    """A text node's ``text`` converter (`_build` passes the owner's tag)."""
     if isinstance(value, str):
         return value if value.isprintable() else check_xml_text(value, f"{owner} text")
     content = _content(value, f"{owner} text")
@@ -241,14 +308,11 @@ def _text(value: object, owner: str) -> str | Content:
     return content
 
 
-def _items(value: Node | Element | str | Iterable[Node | Element | str]) -> Content:
-    """(For type checkers: what a container's children may be given as.)"""
-    return _content(value)
-
-
-def _body(value: str | Iterable[str | Element]) -> str | Content:
-    """(For type checkers: what a text body may be given as.)"""
-    return _text(value, "")
+def _children(
+    value: Node | Element | str | Iterable[Node | Element | str], owner: str = "content"
+) -> Content:
+    """A container's ``children`` converter (`_build` passes the owner's tag)."""
+    return _content(value, owner, layout=True)
 
 
 def _element_name(name: str) -> str:
@@ -267,14 +331,21 @@ class Element:
 _NODES = (Node, Element)
 
 
-def _node(
-    tag: str, *, allowed: Iterable[str] = (), takes_text: bool = False
-) -> Callable[[type[_N]], type[_N]]:
-    """Fill in a node class's element description (after ``attrs.frozen`` made it)."""
+#: Every modelled element class by its tag, filled in by `_node`.
+BY_TAG: Final[dict[str, type[Node]]] = {}
+
+
+def _node(tag: str, *, takes_text: bool = False) -> Callable[[type[_N]], type[_N]]:
+    """Declare a node class as the model of the element ``tag`` (after ``attrs.frozen`` made
+    it): register it, describe it from its fields and adders, and install its ``__init__``."""
 
     def make(cls: type[_N]) -> type[_N]:
+        if tag in BY_TAG:
+            raise TypeError(f"<{tag}> is declared twice: {BY_TAG[tag]} and {cls}")
         cls.tag = tag
-        cls.allowed = frozenset(allowed)
+        cls.allowed = frozenset(
+            adds.tag for adds in (getattr(v, "adds", None) for v in vars(cls).values()) if adds
+        )
         cls.takes_text = takes_text
         fields = attrs.fields(cls)
         cls.wire = tuple(
@@ -285,9 +356,18 @@ def _node(
         cls.by_wire = {wire: (i, name, kind) for i, (name, wire, kind) in enumerate(cls.wire)}
         cls.by_name = {name: (i, wire, kind) for i, (name, wire, kind) in enumerate(cls.wire)}
         cls.body = next((f.name for f in fields if f.name in ("children", "text")), None)
+        cls.checks = {
+            name: (i, None if kind is TEXT else kind.coerce)
+            for i, (name, _, kind) in enumerate(cls.wire)
+        }
+        end = len(cls.wire)
+        if cls.body:  # the declared converters are the body's and extra's checks
+            cls.checks[cls.body] = (end, getattr(fields, cls.body).converter)
+        cls.checks["extra"] = (end + 1, fields.extra.converter)
         for f in fields:  # what an absent field reads as
             setattr(cls, f.name, f.default)
         cls.__init__ = _make_init(cls)  # type: ignore[method-assign]
+        BY_TAG[tag] = cls
         return cls
 
     return make
@@ -302,6 +382,7 @@ def _adder(factory: Callable[P, Node]) -> Callable[Concatenate[C, P], C]:
         return self.append(factory(*args, **kwargs))
 
     add.__doc__ = f"Return a copy with a new ``{factory.__name__}(...)`` appended."
+    add.adds = factory  # type: ignore[attr-defined]  # what `_node` derives ``allowed`` from
     return add
 
 
@@ -309,53 +390,26 @@ def _adder(factory: Callable[P, Node]) -> Callable[Concatenate[C, P], C]:
 class Container(Node):
     """A node whose body is child elements (and, for Dial, a plain-text target)."""
 
-    children: Content = attrs.field(default=(), converter=_items)
+    children: Content = attrs.field(default=(), converter=_children)
 
     def append(self: C, *nodes: Node | Element | str) -> C:
         """Return a copy with ``nodes`` added after the existing children."""
-        copy = type(self).__new__(type(self))
-        copy.__dict__.update(self.__dict__)
-        children = _content((*self.children, *nodes), self.tag, layout=True)
-        if children:
-            copy.__dict__["children"] = children
-        return copy
+        return replace(self, children=(*self.children, *nodes))
 
 
-def with_action(node: _N, action: str | None, *, checked: bool = False) -> _N:
-    """``node`` with its ``action`` set to ``action``, checked as the constructor checks text
-    unless the caller says it is ``checked``: made only of parts that were (the router's
-    callback URL: its base URL, checked once, and a base64url token).
+def replace(node: _N, /, **changes: object) -> _N:
+    """A copy of ``node`` with the fields named in ``changes`` set (None unsets one), checked
+    as the constructor checks them: it is built by the constructor. Nodes are immutable, so
+    the values not changed are shared, not copied.
 
-    For verbs built once and sent many times with a new callback URL (the router's Gather
-    and Dial): the rest of the node is shared, not rebuilt, as nodes are immutable. ``action``
-    must be the class's first attribute and unset in ``node``, so that putting it first keeps
-    the field order `render` writes.
+    >>> from cxml import Gather, Say
+    >>> menu = Gather(Say("Press 1"), num_digits=1)
+    >>> replace(menu, action="https://example.com/menu?t=2")
+    Gather((Say('Press 1'),), action='https://example.com/menu?t=2', num_digits=1)
     """
-    if action is None:
-        return node
-    fields = node.__dict__
-    if node.__class__ not in _ACTION_FIRST or "action" in fields:
-        raise TypeError(f"with_action needs a node whose first attribute action is unset: {node!r}")
-    if not checked and (action.__class__ is not str or not action.isprintable()):
-        action = TEXT.coerce(action, node.tag, "action")  # type: ignore[assignment]
-    made = node.__class__.__new__(node.__class__)
-    made_fields = made.__dict__
-    made_fields["action"] = action
-    made_fields.update(fields)
-    return made
-
-
-def response_of(verbs: Sequence[Node]) -> Response:
-    """``Response(verbs)`` for verbs that are model nodes (no text, no `Element`): what the
-    constructor's check of its children would find, without the walk."""
-    if not verbs:
-        return Response()
-    for verb in verbs:
-        if not isinstance(verb, Node):
-            raise TypeError(f"response_of takes model nodes, got {verb!r}")
-    doc = Response.__new__(Response)
-    doc.__dict__["children"] = tuple(verbs)
-    return doc
+    if not isinstance(node, Node):
+        raise TypeError(f"replace takes a CXML node, got {type(node).__name__}")
+    return type(node)(**{**node.__dict__, **changes})
 
 
 @attrs.frozen(repr=False, slots=False)
@@ -444,7 +498,7 @@ class Header(Node):
     value: str | None = attr()
 
 
-@_node("Dial", allowed=("Number", "Sip", "Conference", "Service", "Header"), takes_text=True)
+@_node("Dial", takes_text=True)
 @attrs.frozen(repr=False, slots=False)
 class Dial(Container):
     """Connect the caller to a target; does not answer the call by itself."""
@@ -508,7 +562,7 @@ class Parameter(Node):
     values: str | None = attr()
 
 
-@_node("Stream", allowed=("Parameter",))
+@_node("Stream")
 @attrs.frozen(repr=False, slots=False)
 class Stream(Container):
     """A media stream to a WebSocket (``ws://`` or ``wss://``)."""
@@ -524,7 +578,7 @@ class Stream(Container):
     parameter = _adder(Parameter)
 
 
-@_node("Connect", allowed=("Stream",))
+@_node("Connect")
 @attrs.frozen(repr=False, slots=False)
 class Connect(Container):
     """Bridge the call's media to a Stream; the document waits until the stream ends."""
@@ -535,7 +589,7 @@ class Connect(Container):
     stream = _adder(Stream)
 
 
-@_node("Start", allowed=("Stream",))
+@_node("Start")
 @attrs.frozen(repr=False, slots=False)
 class Start(Container):
     """Fork the call's media to a Stream; the document goes on at once."""
@@ -543,7 +597,7 @@ class Start(Container):
     stream = _adder(Stream)
 
 
-@_node("Stop", allowed=("Stream",))
+@_node("Stop")
 @attrs.frozen(repr=False, slots=False)
 class Stop(Container):
     """Stop the Stream named by its child's ``name``."""
@@ -615,7 +669,7 @@ class Description(Text):
     """Converse: a description (of the agent or of a Tool)."""
 
 
-@_node("Tool", allowed=("Parameter", "Description"), takes_text=True)
+@_node("Tool", takes_text=True)
 @attrs.frozen(repr=False, slots=False)
 class Tool(Container):
     """Converse: a tool the model may call, with Parameter children."""
@@ -626,7 +680,7 @@ class Tool(Container):
     description = _adder(Description)
 
 
-@_node("Converse", allowed=("System", "User", "Speech", "Tool", "Description"))
+@_node("Converse")
 @attrs.frozen(repr=False, slots=False)
 class Converse(Container):
     """Talk with Cloudonix's built-in LLM agent."""
@@ -653,7 +707,7 @@ class Converse(Container):
 # --- Input --------------------------------------------------------------------------------
 
 
-@_node("Gather", allowed=("Say", "Play", "Pause", "Converse"))
+@_node("Gather")
 @attrs.frozen(repr=False, slots=False)
 class Gather(Container):
     """Collect digits or speech; nested Say/Play/Pause/Converse are the prompt."""
@@ -681,7 +735,7 @@ class Gather(Container):
     converse = _adder(Converse)
 
 
-@_node("Record", allowed=("Say", "Play", "Pause"))
+@_node("Record")
 @attrs.frozen(repr=False, slots=False)
 class Record(Container):
     """Record the caller; an empty recording does not request the action."""
@@ -748,25 +802,7 @@ class Coach(Text):
     finish_on_key: str | None = attr()
 
 
-VERBS: Final = (
-    "Coach",
-    "Connect",
-    "Converse",
-    "Dial",
-    "Gather",
-    "Hangup",
-    "Pause",
-    "Play",
-    "Record",
-    "Redirect",
-    "Reject",
-    "Say",
-    "Start",
-    "Stop",
-)
-
-
-@_node("Response", allowed=VERBS)
+@_node("Response")
 @attrs.frozen(repr=False, slots=False)
 class Response(Container):
     """A CXML document: verbs run top to bottom; the end of the document hangs up."""
@@ -787,17 +823,5 @@ class Response(Container):
     stop = _adder(Stop)
 
 
-#: Every modelled element class by its tag.
-BY_TAG: Final[dict[str, type[Node]]] = {
-    cls.tag: cls
-    for cls in (
-        Coach, Conference, Connect, Converse, Description, Dial, Gather, Hangup, Header, Number,
-        Parameter, Pause, Play, Record, Redirect, Reject, Response, Say, Service, Sip, Speech,
-        Start, Stop, Stream, System, Tool, User,
-    )
-}  # fmt: skip
-
-#: The classes whose first attribute is ``action`` (what `with_action` can extend).
-_ACTION_FIRST: Final = frozenset(
-    cls for cls in BY_TAG.values() if cls.wire[:1] and cls.wire[0][0] == "action"
-)
+#: The tags of the verbs: the elements a Response has an adder for.
+VERBS: Final = tuple(sorted(Response.allowed))

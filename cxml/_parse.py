@@ -16,8 +16,8 @@ from typing import Any, Final
 from lxml import etree
 
 from ._errors import CxmlParseError, CxmlValueError
-from ._kinds import INVALID, TEXT, Kind
-from ._model import BY_TAG, Content, Element, Node, Response, _pairs
+from ._kinds import INVALID, TEXT
+from ._model import BY_TAG, Content, Element, Node, Response, _build, _in_layout_order, _pairs
 
 __all__ = ["MAX_ATTRIBUTES", "MAX_BYTES", "MAX_DEPTH", "parse"]
 
@@ -222,7 +222,7 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
     """Turn an lxml element into a model node, keeping everything the model cannot type.
 
     Values read from the tree are already checked (lxml guarantees XML characters; kinds
-    read only valid values), so known nodes are built without the constructor's checks.
+    read only valid values), so `_build` stores known nodes without the constructor's checks.
     Module-level functions with their settings as arguments: closures defined per call
     cost more than the rest of reading a small document.
     """
@@ -237,8 +237,7 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
     cls, body, by_wire = known
     if body is None and (len(el) or (el.text or "").strip()):
         return _element(el, depth, max_depth, lines)  # content where the model has none
-    made = _new(cls)
-    fields = made.__dict__
+    fields: dict[str, object] = {}
     extra: list[tuple[str, str]] | None = None
     items = el.items()
     if items:
@@ -265,7 +264,7 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
                 extra = []
             extra.append((_xml_attribute(key, el) if key[0] == "{" else key, value))
         if not ordered:  # fields holds only attributes so far: put them in field order
-            _in_field_order(fields, cls.by_name)
+            fields = _in_layout_order(cls, fields)
     if body == "children":
         text = el.text
         # el[:] rather than iterating el: lxml's child iterator costs more to set up than
@@ -291,14 +290,10 @@ def _node(  # noqa: PLR0915  # the hot loop of parsing, inlined on purpose
             fields["extra"] = _pairs(extra)
         except CxmlValueError as exc:
             raise CxmlParseError(exc.message, line=el.sourceline) from None
+    made = _build(_new(cls), fields)
     if lines is not None:
         lines[id(made)] = el.sourceline or 0
     return made
-
-
-def _in_field_order(fields: dict[str, object], by_name: dict[str, tuple[int, str, Kind]]) -> None:
-    for name in sorted(fields, key=lambda n: by_name[n][0]):
-        fields[name] = fields.pop(name)
 
 
 def _mixed(el: etree._Element, depth: int, max_depth: int, lines: Lines | None) -> Content:

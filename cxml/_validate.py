@@ -51,6 +51,23 @@ _DIALABLE: Final = re.compile(r"(?:\+?[1-9][0-9]{1,14}|[0-9]{1,10})\Z")
 _SIP_URI: Final = re.compile(r"(?:sips?:)?[^@\s;:]+@[^@\s;]+(?:;\S*)?\Z", re.IGNORECASE)
 _KEYS: Final = frozenset("0123456789#*")
 _URL_ATTRIBUTES: Final = frozenset({"action", "status_callback", "recording_status_callback"})
+#: The elements whose only rules are the ones every element gets (attribute values in range,
+#: allowed children): every other element has a ``rule_<tag>`` method (tests/test_verbs.py).
+NO_RULES: Final = frozenset(
+    {
+        "Conference",
+        "Converse",
+        "Description",
+        "Hangup",
+        "Pause",
+        "Reject",
+        "Response",
+        "Speech",
+        "System",
+        "Tool",
+        "User",
+    }
+)
 _HOMES: Final = {
     tag: sorted(parent for parent, cls in BY_TAG.items() if tag in cls.allowed) for tag in BY_TAG
 }

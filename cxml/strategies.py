@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-import attrs
-
 try:
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - exercised only without hypothesis
@@ -58,6 +56,7 @@ from ._model import (
     System,
     Tool,
     User,
+    replace,
 )
 
 __all__ = [
@@ -317,5 +316,5 @@ def responses(*, extras: bool = False, max_verbs: int = 5) -> S[Response]:
 def _no_dead_end(children: list[Any]) -> list[Any]:
     """A Gather that ends a document asks for a callback on no input (validate warns else)."""
     if children and isinstance(children[-1], Gather):
-        children[-1] = attrs.evolve(children[-1], action_on_empty_result=True)
+        children[-1] = replace(children[-1], action_on_empty_result=True)
     return children

@@ -18,6 +18,7 @@ import attrs
 from cxml import CxmlError, Issue
 
 from ._catalog import ACTIONS
+from ._validate import validate_flow
 
 __all__ = ["Action", "Flow", "FlowError", "load_flow"]
 
@@ -129,8 +130,6 @@ def load_flow(data: object, *, tools: Iterable[str] = ()) -> Flow:
     refused (INVALID_JSON, TOO_DEEP) rather than raising RecursionError. ``tools`` names the
     webhook functions an AI's ``tool_names`` may list besides the built-in tools.
     """
-    from ._validate import validate_flow  # the validator reads flows as data, not as Flow
-
     data = parse_flow_data(data)
     errors = [i for i in validate_flow(data, tools=tools) if i.severity == "error"]
     if errors:

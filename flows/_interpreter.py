@@ -21,6 +21,7 @@ utterance, the engine's reply, the tools it calls (a bounded number of rounds pe
 ends when the engine calls ``stop_service`` (the flow goes on), ``stop_flow`` (the run ends),
 ``connect_call`` (the caller is connected; the flow goes on), or when the caller has nothing
 more to say. Messages are kept across turns, so the engine sees the whole conversation.
+Tools run through `providers.ToolRunner`, the one a live call's ``Agent`` uses.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from providers import (
     Message,
     Reply,
     ToolCall,
+    ToolResult,
+    ToolRunner,
     elevenlabs_voice,
     guarded_request,
     resolve_tool_names,
@@ -62,6 +65,10 @@ Status = Literal["finished", "stopped", "hangup", "blocked", "step_limit", "fail
 MAX_TOOL_ROUNDS: Final = 8
 #: Turns one AI step may take (a caller script is finite, an engine may not be).
 MAX_AI_TURNS: Final = 50
+#: The tools that end an AI step when they succeed.
+_CONTROLS: Final = frozenset({"stop_service", "stop_flow", "connect_call"})
+#: Seconds a tool may run beyond its HTTP policy's time limit (rendering, the event hooks).
+_TOOL_GRACE: Final = 5.0
 _SUMMARY_PROMPT: Final = (
     "Summarize the following {kind} in {language}: who called, what they wanted, what was "
     "agreed, and what happens next. Answer with the summary only."
@@ -470,17 +477,17 @@ class _Run:
             if not reply.tool_calls:
                 return None, texts
             control = None
+            runner = self.runner(offered)
             for call in reply.tool_calls:
                 if call.name in offered:
-                    result = await self.tool(call, path)
-                else:  # never run what the AI was not given, whatever it asks for
-                    result = {"error": f"no tool {call.name!r} is available"}
+                    done = await self.tool(call, path, runner)
+                else:  # the runner refuses what the AI was not given, whatever it asks for
+                    done = await runner.run(call)
                     self.emit("tool_refused", path, name=call.name)
-                answer = Message("tool", json.dumps(result, default=str), tool_call_id=call.id)
+                answer = done.message()
                 messages.append(answer)
                 self.transcript.append(answer)
-                ends = call.name in ("stop_service", "stop_flow", "connect_call")
-                if ends and call.name in offered and control is None:
+                if done.ok and call.name in _CONTROLS and control is None:
                     control = call.name
             if control is not None:
                 return control, texts
@@ -492,63 +499,29 @@ class _Run:
         )
         return "stop_service", texts
 
-    async def tool(self, call: ToolCall, path: str) -> Any:
-        """Run one tool call and return what the engine is told."""
-        args = dict(call.arguments)
-        self.emit("tool_call", path, name=call.name, arguments=args)
-        name = call.name
-        result: Any
-        if name == "set_variables":
-            values = args.get("variables")
-            if not isinstance(values, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in values.items()
-            ):
-                result = {"error": "variables must map names to text"}
-            elif any(len(v) > _MAX_TOOL_VALUE for v in values.values()):
-                result = {"error": f"a value may hold at most {_MAX_TOOL_VALUE} characters"}
-            else:
-                self.variables.update(values)
-                result = {"result": "success"}
-        elif name == "get_variables":
-            names = args.get("names")
-            wanted = (
-                [n for n in names if isinstance(n, str)]
-                if isinstance(names, list)
-                else list(self.variables)
-            )
-            result = {"variables": {n: self.variables.get(n, "") for n in wanted}}
-        elif name == "get_aicall_messages":
-            result = {
-                "messages": [
-                    {"role": m.role, "content": m.content}
-                    for m in self.transcript
-                    if m.role != "tool"
-                ]
-            }
-        elif name in ("stop_service", "stop_flow", "stop_media"):
-            result = {"result": "success"}
-        elif name == "connect_call":
-            self.emit("connect", path, destinations=args.get("destinations", []), by="ai")
-            result = {"result": "success"}
-        elif name in ("send_email", "send_message"):
-            # The engine wrote these arguments: data of the event, never keywords of a call.
-            self.events.append(Event("email" if name == "send_email" else "message", path, args))
-            result = {"result": "success"}
-        elif name == "search_knowledge":
-            result = {"error": "no knowledge base is attached in a simulated run"}
-        elif name in self.functions:
-            try:
-                answer = await self.functions[name].call(
-                    args, call=self.call, variables=self.variables, policy=self.http
-                )
-            except CxmlError as exc:
-                result = {"error": exc.message, "code": str(exc.code)}
-            else:
-                result = {"status": answer.status, "body": answer.body}
-        else:
-            result = {"error": f"no tool {name!r}"}
-        self.emit("tool_result", path, name=name, result=result)
-        return result
+    def runner(self, offered: Iterable[str]) -> ToolRunner:
+        """The tool runner of one AI turn offering ``offered`` (a webhook's name wins)."""
+        names = list(dict.fromkeys(offered))
+        return ToolRunner(
+            [n for n in names if n not in self.functions],
+            [self.functions[n] for n in names if n in self.functions],
+            call=self.call,
+            variables=self.variables,
+            policy=self.http,
+            # The policy's own limit speaks first; this one bounds the rest of a tool's work.
+            timeout=self.http.total_timeout + _TOOL_GRACE,
+        )
+
+    async def tool(self, call: ToolCall, path: str, runner: ToolRunner) -> ToolResult:
+        """Run one offered tool call through ``runner``, tracing the call, what it asks the
+        backend to do (connect, email, message) and its result."""
+        self.emit("tool_call", path, name=call.name, arguments=dict(call.arguments))
+        done = await runner.run(call, messages=self.transcript)
+        for event in done.events:
+            extra = {"by": "ai"} if event.kind == "connect" else {}
+            self.events.append(Event(event.kind, path, {**event.data, **extra}))
+        self.emit("tool_result", path, name=call.name, result=done.result)
+        return done
 
 
 # -- the actions with an effect on the run ---------------------------------------------------
@@ -649,8 +622,6 @@ async def _branch(run: _Run, action: Action, path: str, frame: _Frame) -> _Jump 
 
 #: Numbers an option may hold (JSON's exact integers), so no step overflows a clock or a list.
 _MAX_NUMBER: Final = 2**53
-#: The longest text an AI's set_variables may store in one variable (VoIPBIN's 32 KiB).
-_MAX_TOOL_VALUE: Final = 32 * 1024
 #: The longest a sleep may last, in milliseconds: a day.
 _MAX_SLEEP: Final = 86_400_000
 

@@ -20,7 +20,8 @@ import yaml
 import cxml
 
 from ._cli_flows import add_flow_commands
-from .routing import EXAMPLE_PBX, ConfigIssue, PbxConfigError, Router, load_pbx
+from .routing import EXAMPLE_PBX, PbxConfigError, Router, load_pbx
+from .routing._config import describe
 
 __all__ = ["main"]
 
@@ -179,15 +180,12 @@ def _route(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _config_issue(config: str | None, issue: ConfigIssue) -> str:
+def _config_issue(config: str | None, issue: cxml.Issue) -> str:
     """``CONFIG: path: message``; a problem with the file itself (unreadable, not YAML) already
     names it, so it is not named twice."""
-    if config is None:  # the example PBX
-        return str(issue)
-    name = str(Path(config))
-    if issue.path == name or issue.path.startswith(name + ":"):
-        return str(issue)
-    return f"{config}: {issue}"
+    if config is None or issue.path == str(Path(config)):  # the example PBX, or the file
+        return describe(issue)
+    return f"{config}: {describe(issue)}"
 
 
 def _offline_peer(script: cxml.StreamScript) -> cxml.StreamPeers:

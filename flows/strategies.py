@@ -29,28 +29,74 @@ from providers import BUILTIN_TOOLS, ENGINE_PROVIDERS, SIP_PROVIDERS
 from ._catalog import ACTIONS, Opt
 from ._validate import _ADDRESS_TYPES
 from ._variables import BUILTIN_VARIABLES
+from .routing import Field, LbMember, declared_fields
 
 __all__ = ["flows", "pbx_configs"]
 
 _STATUS = st.sampled_from(["active", "active", "active", "inactive"])
 _E164 = st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True)
+#: Narrower ranges than the loader allows, so a generated call ends within a test's budget of
+#: callbacks (a group rings members x ring_turns times; a menu replays max_turns times) and a
+#: percentage balancer has a member with a weight.
+_NARROWER = {"ring_turns": (1, 3), "max_turns": (1, 4), "priority": (1, 5), "weight": (1, 5)}
 
 
 def _pick(targets: list[str]) -> st.SearchStrategy[str]:
     return st.sampled_from(targets) if targets else st.just("hangup")
 
 
+def _value(spec: Field, level: list[str]) -> st.SearchStrategy[Any]:
+    """Values the loader accepts for a declared field; destinations are drawn from ``level``."""
+    if spec.kind == "int":
+        low, high = _NARROWER.get(spec.key, (spec.low, spec.high))
+        return st.integers(low, high)
+    if spec.kind == "choice":
+        return st.sampled_from(spec.choices)
+    if spec.kind == "bool":
+        return st.booleans()
+    if spec.kind == "status":
+        return _STATUS
+    if spec.kind == "destination":
+        allowed = [d for d in level if not spec.targets or d.partition("/")[0] in spec.targets]
+        return _pick(allowed)
+    if spec.kind == "text" and spec.pattern is not None:
+        return _E164
+    if spec.kind == "text":
+        return st.text(max_size=10)
+    raise ValueError(f"{spec.key} is custom: draw it by hand")  # pragma: no cover
+
+
+def _fields(
+    draw: st.DrawFn, fields: tuple[Field, ...], level: list[str], **custom: Any
+) -> dict[str, Any]:
+    """A resource: ``custom`` (its custom fields, drawn by hand), every required declared
+    field, and each optional one or its default."""
+    item = dict(custom)
+    for spec in fields:
+        if spec.kind == "custom" or spec.key in item:
+            continue
+        if spec.required or draw(st.booleans()):
+            item[spec.key] = draw(_value(spec, level))
+    return item
+
+
 @st.composite
 def pbx_configs(draw: st.DrawFn, *, max_items: int = 3) -> dict[str, Any]:
-    """A PBX configuration mapping that `load_pbx` accepts."""
+    """A PBX configuration mapping that `load_pbx` accepts.
+
+    The fields each resource declares (`flows.routing.fields_table`) are drawn from their
+    declaration; members, options, prompts and schedules by hand.
+    """
     config: dict[str, Any] = {"timezone": draw(st.sampled_from(["UTC", "America/New_York"]))}
     many = st.integers(1, max_items)
+    some = st.integers(0, max_items)
 
-    extensions = {
-        f"10{i:02d}": {"type": "user", "status": draw(_STATUS)} for i in range(draw(many))
-    }
+    def resource(section: str, level: list[str], **custom: Any) -> dict[str, Any]:
+        return _fields(draw, declared_fields(section), level, **custom)
+
+    extensions = {f"10{i:02d}": resource("extensions", [], type="user") for i in range(draw(many))}
     if draw(st.booleans()):
-        extensions["1099"] = {"type": "forward", "forward_to": draw(_E164)}
+        extensions["1099"] = resource("extensions", [], type="forward", forward_to=draw(_E164))
     config["extensions"] = extensions
     assistants = {
         f"agent{i}": {
@@ -61,75 +107,61 @@ def pbx_configs(draw: st.DrawFn, *, max_items: int = 3) -> dict[str, Any]:
         for i in range(draw(many))
     }
     config["ai_assistants"] = assistants
-    config["conferences"] = {"room": {"max_participants": draw(st.integers(2, 250))}}
+    config["conferences"] = {"room": resource("conferences", [])}
     level = ["hangup", "conference/room"]
     level += [f"extension/{e}" for e in extensions] + [f"ai_assistant/{a}" for a in assistants]
 
+    def member(name: str) -> dict[str, Any]:
+        return _fields(draw, declared_fields(LbMember), [], assistant=name)
+
     balancers = {
-        f"lb{i}": {
-            "strategy": draw(st.sampled_from(["round_robin", "priority", "percentage"])),
-            "follow_through": draw(st.booleans()),
-            "members": [
-                {"assistant": name, "priority": draw(st.integers(1, 5)),
-                 "weight": draw(st.integers(1, 5))}
-                for name in draw(st.lists(st.sampled_from(sorted(assistants)), min_size=1,
-                                          unique=True))
-            ],
-            "fallback": draw(_pick(level)),
-            "status": draw(_STATUS),
-        }
-        for i in range(draw(st.integers(0, max_items)))
+        f"lb{i}": resource(
+            "ai_load_balancers", level,
+            members=[member(name) for name in draw(
+                st.lists(st.sampled_from(sorted(assistants)), min_size=1, unique=True)
+            )],
+        )
+        for i in range(draw(some))
     }  # fmt: skip
     config["ai_load_balancers"] = balancers
     level += [f"ai_load_balancer/{b}" for b in balancers]
 
     groups = {
-        f"group{i}": {
-            "strategy": draw(st.sampled_from(["simultaneous", "sequential", "round_robin"])),
-            "timeout": draw(st.integers(5, 300)),
-            "ring_turns": draw(st.integers(1, 3)),
-            "members": draw(st.lists(st.sampled_from(sorted(extensions)), min_size=1,
-                                     unique=True)),
-            "fallback": draw(_pick(level)),
-            "status": draw(_STATUS),
-        }
-        for i in range(draw(st.integers(0, max_items)))
+        f"group{i}": resource(
+            "ring_groups", level,
+            members=draw(st.lists(st.sampled_from(sorted(extensions)), min_size=1, unique=True)),
+        )
+        for i in range(draw(some))
     }  # fmt: skip
     config["ring_groups"] = groups
     level += [f"ring_group/{g}" for g in groups]
 
     keys = st.sampled_from(["0", "1", "2", "3", "9", "*", "#", "11", "42"])
     menus = {
-        f"menu{i}": {
-            "prompt": draw(st.sampled_from([{"say": "Press a key."},
-                                            {"play": "https://audio.example.com/menu.wav"}])),
-            "timeout": draw(st.integers(1, 30)),
-            "max_turns": draw(st.integers(1, 4)),
-            "options": draw(st.dictionaries(keys, _pick(level), min_size=1, max_size=4)),
-            "failover": draw(_pick(level)),
-            "status": draw(_STATUS),
-        }
-        for i in range(draw(st.integers(0, max_items)))
+        f"menu{i}": resource(
+            "ivr_menus", level,
+            prompt=draw(st.sampled_from([{"say": "Press a key."},
+                                         {"play": "https://audio.example.com/menu.wav"}])),
+            options=draw(st.dictionaries(keys, _pick(level), min_size=1, max_size=4)),
+        )
+        for i in range(draw(some))
     }  # fmt: skip
     config["ivr_menus"] = menus
     level += [f"ivr_menu/{m}" for m in menus]
 
     if draw(st.booleans()):
         config["business_hours"] = {
-            "hours": {
-                "timezone": draw(st.sampled_from(["Europe/London", "Asia/Tokyo", "UTC"])),
-                "schedule": {"monday": [["09:00", "17:00"]], "friday": [["22:00", "02:00"]]},
-                "exceptions": [{"date": "2026-12-25", "type": "closed"}],
-                "open": draw(_pick(level)),
-                "closed": draw(_pick(level)),
-            }
-        }
+            "hours": resource(
+                "business_hours", level,
+                timezone=draw(st.sampled_from(["Europe/London", "Asia/Tokyo", "UTC"])),
+                schedule={"monday": [["09:00", "17:00"]], "friday": [["22:00", "02:00"]]},
+                exceptions=[{"date": "2026-12-25", "type": "closed"}],
+            )
+        }  # fmt: skip
         level.append("business_hours/hours")
 
     numbers = draw(st.lists(_E164, min_size=1, max_size=max_items, unique=True))
-    config["dids"] = {
-        number: {"destination": draw(_pick(level)), "status": draw(_STATUS)} for number in numbers
-    }
+    config["dids"] = {number: resource("dids", level) for number in numbers}
     return config
 
 

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from ._assistant import AIAssistant, MediaBridge, flatten_metadata, metadata_problems
+from ._assistant import AIAssistant, MediaBridge, Ticket, flatten_metadata, metadata_problems
 from ._conversation import ConversationEngine, Message, Reply, ScriptedEngine, ToolCall
 from ._errors import (
     AssistantUnavailableError,
@@ -37,7 +37,7 @@ from ._registry import (
     Registry,
     registry,
 )
-from ._signing import sign, verify
+from ._signing import Signer, sign, verify
 from ._urls import CALL_PLACEHOLDERS, CONFIG_PLACEHOLDERS, check_websocket_url, render_stream_url
 from ._voices import ELEVENLABS_VOICES, elevenlabs_voice
 from .tools import (
@@ -46,6 +46,9 @@ from .tools import (
     FunctionResult,
     HttpPolicy,
     ToolDefinition,
+    ToolEvent,
+    ToolResult,
+    ToolRunner,
     conversation_unsafe,
     guarded_request,
     resolve_tool_names,
@@ -82,10 +85,15 @@ __all__ = [
     "Reply",
     "ScriptedEngine",
     "SignatureError",
+    "Signer",
     "StreamUrlError",
+    "Ticket",
     "ToolCall",
     "ToolDefinition",
     "ToolError",
+    "ToolEvent",
+    "ToolResult",
+    "ToolRunner",
     "check_websocket_url",
     "conversation_unsafe",
     "elevenlabs_voice",

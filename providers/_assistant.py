@@ -9,15 +9,25 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from cxml import CallRequest, Connect, Dial, Header, Node, Parameter, Service, Sip, Stream
-from cxml._model import with_action
+from cxml import (
+    CallRequest,
+    Connect,
+    Dial,
+    Header,
+    Node,
+    Parameter,
+    Service,
+    Sip,
+    Stream,
+    replace,
+)
 
 from ._errors import AssistantUnavailableError, ProviderConfigError, SignatureError
 from ._registry import HEADER_NAME, Provider, Registry, registry
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, check_websocket_url, render_stream_url
 
-__all__ = ["AIAssistant", "MediaBridge", "flatten_metadata", "metadata_problems"]
+__all__ = ["AIAssistant", "MediaBridge", "Ticket", "flatten_metadata", "metadata_problems"]
 
 Status = Literal["active", "inactive"]
 _STATUSES: Final = ("active", "inactive")
@@ -45,18 +55,51 @@ class MediaBridge:
         if problem is not None:
             raise ProviderConfigError("MediaBridge", {"url": problem})
 
-    def ticket(self, assistant: str, call_sid: str, *, now: float | None = None) -> str:
-        """A signed ticket naming ``assistant`` for call ``call_sid``."""
-        return sign({"assistant": assistant, "call": call_sid}, self.secret, ttl=self.ttl, now=now)
+    def ticket(
+        self,
+        assistant: str,
+        call_sid: str,
+        *,
+        caller: str | None = None,
+        callee: str | None = None,
+        account: str | None = None,
+        now: float | None = None,
+    ) -> str:
+        """A signed ticket naming ``assistant`` for call ``call_sid``, with the call's From
+        (``caller``), To (``callee``) and account when known: whichever process admits the
+        stream learns them from the ticket alone."""
+        payload: dict[str, str] = {"assistant": assistant, "call": call_sid}
+        for key, value in (("from", caller), ("to", callee), ("account", account)):
+            if value:
+                payload[key] = value
+        return sign(payload, self.secret, ttl=self.ttl, now=now)
 
-    def admit(self, ticket: str, *, now: float | None = None) -> tuple[str, str]:
-        """(assistant, call sid) of a ticket this bridge signed; SignatureError otherwise."""
+    def admit(self, ticket: str, *, now: float | None = None) -> Ticket:
+        """The `Ticket` this bridge signed; `SignatureError` for anything else."""
         payload = verify(ticket, self.secret, now=now)
         assistant, call = payload.get("assistant"), payload.get("call")
         if not isinstance(assistant, str) or not isinstance(call, str):
             # Signed with this secret but not a ticket (a router's callback state, say).
             raise SignatureError("the token is not a media ticket")
-        return assistant, call
+        extra: list[str | None] = []
+        for key in ("from", "to", "account"):
+            value = payload.get(key)
+            if value is not None and not isinstance(value, str):
+                raise SignatureError("the token is not a media ticket")
+            extra.append(value)
+        return Ticket(assistant, call, *extra)
+
+
+@attrs.frozen
+class Ticket:
+    """What a media ticket vouches for: the assistant, the call's sid, its From
+    (``caller``), To (``callee``) and account (None when the call did not say)."""
+
+    assistant: str
+    call_sid: str
+    caller: str | None = None
+    callee: str | None = None
+    account: str | None = None
 
 
 def flatten_metadata(metadata: Mapping[str, object], prefix: str = "") -> list[tuple[str, str]]:
@@ -181,7 +224,7 @@ class AIAssistant:
                 cached = (definition, Dial(self._sip_target(definition)))
                 object.__setattr__(self, "_dial", cached)
             if not flat:
-                return with_action(cached[1], action)
+                return replace(cached[1], action=action)
             headers: list[Node] = [Header(name=n, value=v) for n, v in _header_names(flat)]
             return Dial([*headers, *cached[1].children], action=action)
         parameters = [Parameter(name=n, value=v) for n, v in flat]
@@ -195,7 +238,14 @@ class AIAssistant:
             if not call.call_sid:
                 raise AssistantUnavailableError("the call has no CallSid to sign a ticket for")
             url = bridge.url
-            ticket = bridge.ticket(self.name, call.call_sid, now=now)
+            ticket = bridge.ticket(
+                self.name,
+                call.call_sid,
+                caller=call.from_,
+                callee=call.to,
+                account=call.account_sid,
+                now=now,
+            )
             parameters.insert(0, Parameter(name=TICKET_PARAMETER, value=ticket))
         return Connect([Stream(parameters, url=url)], action=action)
 

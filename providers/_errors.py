@@ -95,7 +95,7 @@ class MediaError(ProviderError):
 
 
 class MediaProtocolError(MediaError):
-    """A media-stream message was refused: not JSON, unknown event, missing field, bad base64,
+    """A media-stream message was refused: not JSON, no event name, missing field, bad base64,
     a payload of the wrong size, or a message out of order. The connection is closed."""
 
     code: int | str = "MEDIA_PROTOCOL"

@@ -15,6 +15,10 @@ from typing import Final, Literal
 
 import attrs
 
+from ._errors import ToolError
+from ._urls import CALL_PLACEHOLDERS, check_template, check_websocket_url
+from .tools import resolve_tool_names
+
 __all__ = [
     "PROTOCOL_LABELS",
     "ConfigField",
@@ -102,8 +106,6 @@ class Provider:
         if (self.protocol == "websocket") != (self.url_template is not None):
             raise ValueError("a url_template is what a websocket provider has, and only it")
         if self.url_template is not None:
-            from ._urls import CALL_PLACEHOLDERS, check_template
-
             problem = check_template(self.url_template, names | CALL_PLACEHOLDERS)
             if problem is not None:
                 raise ValueError(f"url_template: {problem}")
@@ -193,8 +195,6 @@ def _matches(pattern: re.Pattern[str], what: str) -> Check:
 
 
 def _websocket_url(value: object) -> str | None:
-    from ._urls import check_websocket_url  # keeps this module data-first
-
     return check_websocket_url(value)
 
 
@@ -216,9 +216,6 @@ def _engine_model(value: object) -> str | None:
 
 
 def _tool_names(value: object) -> str | None:
-    from ._errors import ToolError
-    from .tools import resolve_tool_names  # imported here: the tools package imports this one
-
     try:
         resolve_tool_names(value)  # type: ignore[arg-type]  # a list of text, checked already
     except ToolError as exc:

@@ -8,6 +8,7 @@ scheme, host and port must still be the template's.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Final
@@ -45,11 +46,7 @@ def render_stream_url(
     port differ from the template's. Messages name placeholders, never values.
     """
     names = frozenset(allowed) if allowed is not None else CONFIG_PLACEHOLDERS | CALL_PLACEHOLDERS
-    problem = check_template(template, names)
-    if problem is not None:
-        raise StreamUrlError(problem)
-    base = urlsplit(template)
-    used = _PLACEHOLDER.findall(template)
+    origin, used = _checked_template(template, names)
     for name in used:
         if name not in values or values[name] is None:
             raise StreamUrlError(f"Template contains unsubstituted placeholder: {{{name}}}")
@@ -68,13 +65,26 @@ def render_stream_url(
     if "{" in url or "}" in url:
         raise StreamUrlError("the template has a malformed placeholder")
     rendered = urlsplit(url)
-    if (rendered.scheme, rendered.hostname, rendered.port) != (
-        base.scheme,
-        base.hostname,
-        base.port,
-    ):
+    if (rendered.scheme, rendered.hostname, rendered.port) != origin:  # the port was checked
         raise StreamUrlError("rendering changed the URL's scheme, host or port")
     return url
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_template(
+    template: str, names: frozenset[str]
+) -> tuple[tuple[str, str | None, int | None], tuple[str, ...]]:
+    """A template's origin (scheme, host, port) and placeholders, checked once per template:
+    an assistant's template is rendered on every call it takes."""
+    problem = check_template(template, names)
+    if problem is not None:
+        raise StreamUrlError(problem)
+    base = urlsplit(template)
+    try:
+        port = base.port
+    except ValueError:  # out of range, or not a number
+        raise StreamUrlError("the template's port is not a valid port") from None
+    return (base.scheme, base.hostname, port), tuple(_PLACEHOLDER.findall(template))
 
 
 def check_template(template: str, allowed: Iterable[str]) -> str | None:

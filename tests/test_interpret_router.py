@@ -30,7 +30,7 @@ from cxml import (
     websocket_connector,
 )
 from flows.routing import EXAMPLE_PBX, MemoryStore, Messages, Router, load_pbx
-from providers import MediaBridge
+from providers import MediaBridge, Ticket
 
 from .loopback import serving
 
@@ -105,7 +105,7 @@ class Bridge:
 
     def __init__(self, at: dt.datetime) -> None:
         self.at = at
-        self.admitted: list[tuple[str, str]] = []
+        self.admitted: list[Ticket] = []
         self.frames: list[dict[str, Any]] = []
 
     async def __call__(self, ws: ServerConnection) -> None:
@@ -164,7 +164,7 @@ def test_wrong_digit_no_input_a_ring_group_nobody_answers_then_the_ai_over_webso
     assert all(d.action is not None for d in dials)
     (streamed,) = trace.of(Streamed)
     assert streamed.url == BRIDGE.url
-    assert bridge.admitted == [("agent", "CA1")]
+    assert [(t.assistant, t.call_sid) for t in bridge.admitted] == [("agent", "CA1")]
     result = streamed.result
     assert (result.sent_frames, result.received_frames, result.marks) == (10, 10, ("goodbye",))
     assert result.ended_by == "app"
@@ -189,7 +189,7 @@ def test_after_hours_the_call_goes_to_the_after_hours_assistant() -> None:
     trace = asyncio.run(with_bridge(bridge, router(at=MONDAY_NIGHT), "+15550000002", scenario))
     assert trace.of(Dialed) == ()  # the office ring group is never tried
     assert [s.url for s in trace.of(Streamed)] == [BRIDGE.url]
-    assert bridge.admitted == [("agent", "CA1")]
+    assert [(t.assistant, t.call_sid) for t in bridge.admitted] == [("agent", "CA1")]
     assert trace.errors == ()
     # in hours, the same number rings the group
     open_trace = interpret(router().handle, call("+15550000002"))

@@ -4,12 +4,15 @@ call goes on, and nothing is raised or left open."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
@@ -22,11 +25,15 @@ from cxml import (
     StreamChannel,
     Streamed,
     StreamError,
+    StreamPeers,
+    interpret,
     interpret_async,
     websocket_connector,
 )
 from cxml import Response as Document
 from cxml import Stream as StreamNoun
+from providers import MediaProtocolError
+from providers.media import PlatformPeer
 
 CALL = {"CallSid": "CA1", "From": "+12125551234", "To": "+14155550100"}
 DOC = Document(
@@ -156,3 +163,60 @@ def test_the_websocket_connector_refuses_other_schemes() -> None:
     with pytest.raises(StreamError) as caught:
         asyncio.run(websocket_connector("https://agent.example.com/ws", {}))
     assert caught.value.code == 31920
+
+
+# --- the simulator takes what providers.media's PlatformPeer takes -------------------------
+
+app_messages = st.one_of(
+    st.integers(0, 90_000).map(lambda n: ("media", n)),
+    st.sampled_from(
+        [
+            '{"event":"mark","streamSid":"SID","mark":{"name":"m"}}',
+            '{"event":"mark","streamSid":"SID","mark":{"name":""}}',
+            '{"event":"clear","streamSid":"SID"}',
+            '{"event":"clear"}',
+            '{"event":"clear","streamSid":"MZ-other"}',
+            '{"event":"clear","streamSid":null}',
+            '{"event":"transcript","text":"hi"}',
+            '{"event":"media","streamSid":"SID","media":{"payload":"@@"}}',
+            '{"event":"media","streamSid":"SID","media":{"payload":"AA="}}',
+            '{"event":"media","streamSid":"SID"}',
+            "[1]",
+        ]
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(app_messages)
+def test_the_simulator_and_platform_peer_accept_the_same_app_messages(
+    drawn: tuple[str, int] | str,
+) -> None:
+    """One app message, to the simulator (as the app's first answer) and to `PlatformPeer`:
+    both take it (media up to 10 s, unknown events ignored) or both refuse it."""
+    sent: list[tuple[str, str]] = []
+
+    def reply(frame: dict[str, Any]) -> list[str | None]:
+        if frame["event"] != "start":
+            return []
+        sid = frame["streamSid"]
+        if isinstance(drawn, tuple):
+            payload = base64.b64encode(b"\x7f" * drawn[1]).decode()
+            message = json.dumps(
+                {"event": "media", "streamSid": sid, "media": {"payload": payload}}
+            )
+        else:
+            message = drawn.replace("SID", sid)
+        sent.append((sid, message))
+        return [message, None]
+
+    scenario = {"stream": {"seconds": 0.02}}
+    trace = interpret(lambda _: DOC, CALL, scenario, connector=StreamPeers(reply))
+    ((sid, message),) = sent
+    try:
+        PlatformPeer(sid, "CA1").parse(message)
+        refused = False
+    except MediaProtocolError:
+        refused = True
+    codes = [e.code for e in trace.of(ErrorEvent)]
+    assert codes == ([31950] if refused else [])

@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from cxml import CallRequest, Parameter, Stream
+from cxml import CallRequest, Parameter, Stream, StreamChannel
 from providers import (
     AIAssistant,
     AssistantUnavailableError,
@@ -24,7 +24,6 @@ from providers import (
 )
 from providers.media import (
     BaseEngine,
-    Connection,
     DtmfEngine,
     EchoEngine,
     Engine,
@@ -39,7 +38,7 @@ from providers.media import (
     pcm_from_ulaw,
     ulaw_from_pcm,
 )
-from providers.media.protocols import Clear, Mark, Media, Start
+from providers.media.protocols import Clear, Mark, Media, Start, Unknown
 
 from .media_signals import chunks, sinad, tone
 
@@ -254,7 +253,7 @@ class Wire:
         self.outbox.put_nowait(None)
 
 
-async def _next_out(wire: Wire, peer: PlatformPeer) -> Media | Mark | Clear | None:
+async def _next_out(wire: Wire, peer: PlatformPeer) -> Media | Mark | Clear | Unknown | None:
     message = await wire.outbox.get()
     return None if message is None else peer.parse(message)
 
@@ -361,7 +360,7 @@ def test_an_engine_that_fails_ends_its_call_not_the_server() -> None:
         await stream.close()
 
     run(scenario)
-    assert server.errors[0].code == "MEDIA_ERROR"
+    assert server.errors[0].code == "ENGINE_FAILED"
     assert "ZeroDivisionError" in server.errors[0].message
 
 
@@ -422,7 +421,7 @@ def test_provider_bridge_converts_both_ways_for_each_media_format(media: str) ->
     async def scenario() -> None:
         async with fake_endpoint(tone(rate, 1.0, (500, 0.4))) as (address, seen):
 
-            async def local(url: str, headers: Mapping[str, str]) -> Connection:
+            async def local(url: str, headers: Mapping[str, str]) -> StreamChannel:
                 dialled.append(url)  # the configured wss:// URL, sent to the local endpoint
                 return await connect_websocket(address, headers, policy=LOOPBACK)
 
@@ -461,7 +460,7 @@ def test_provider_bridge_to_an_unreachable_endpoint_closes_the_stream() -> None:
     config = {"websocket_url": "wss://agent.example.com/ws", "media": "pcm16"}
     agent = AIAssistant("agent", "websocket-endpoint", config)
 
-    async def nowhere(url: str, headers: Mapping[str, str]) -> Connection:
+    async def nowhere(url: str, headers: Mapping[str, str]) -> StreamChannel:
         return await connect_websocket(
             "ws://127.0.0.1:9/none", headers, policy=LOOPBACK, open_timeout=2
         )
@@ -597,7 +596,7 @@ def test_barge_in_over_a_provider_bridge_drops_the_bridges_own_queue() -> None:
     async def scenario() -> None:
         async with fake_endpoint(tone(24000, 3.0, (500, 0.4))) as (address, _):
 
-            async def local(url: str, headers: Mapping[str, str]) -> Connection:
+            async def local(url: str, headers: Mapping[str, str]) -> StreamChannel:
                 return await connect_websocket(address, headers, policy=LOOPBACK)
 
             server = StreamServer(bridge=BRIDGE, assistants=[agent], now=lambda: NOW,

@@ -12,6 +12,7 @@ from providers.media import (
     Agent,
     EnergyDetector,
     Engine,
+    Outcome,
     PlatformPeer,
     ScriptedSpeechToText,
     StreamCall,
@@ -68,6 +69,9 @@ class Speaker:
 
     async def hangup(self) -> None:
         self.marks.append("hangup")
+
+    async def end(self, outcome: Outcome) -> None:
+        self.marks.append(outcome.kind)
 
 
 def test_barge_in_cuts_the_reply_to_the_words_heard() -> None:

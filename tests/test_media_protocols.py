@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from providers import MediaProtocolError
 from providers.media import EchoEngine, PlatformPeer, SmartPbxClient, SmartPbxEndpoint, StreamServer
 from providers.media.protocols import (
+    MAX_MEDIA_SECONDS,
     Clear,
     Connected,
     Dtmf,
@@ -23,6 +24,7 @@ from providers.media.protocols import (
     Start,
     Stop,
     StreamProtocol,
+    Unknown,
 )
 
 TWILIO_START = {
@@ -119,7 +121,6 @@ def test_outbound_messages_address_the_stream() -> None:
         ("not json", "not JSON"),
         ("[1, 2]", "JSON object"),
         ('{"event": 3}', "no event"),
-        ('{"event": "dance"}', "unknown event"),
         ('{"event": "media", "media": {"payload": "AA=="}}', "before start"),
     ],
 )
@@ -135,8 +136,8 @@ def test_messages_refused_before_start(message: str, why: str) -> None:
     [
         ({"event": "media", "media": {"payload": "@@@"}}, "not valid base64"),
         ({"event": "media", "media": {"payload": 5}}, "base64 text"),
-        ({"event": "media", "media": {"payload": base64.b64encode(bytes(9000)).decode()}},
-         "over 8000"),
+        ({"event": "media", "media": {"payload": base64.b64encode(bytes(80002)).decode()}},
+         "over 80000"),
         ({"event": "media", "media": {"payload": "AA==", "chunk": "two"}}, "whole number"),
         ({"event": "media"}, "must be an object"),
         ({"event": "dtmf", "dtmf": {"digit": "55"}}, "dtmf.digit"),
@@ -202,12 +203,11 @@ def test_smartpbx_start_and_media_both_ways() -> None:
     assert pbx.parse('{"event":"media","media":{"payload":"AAA="}}') == Media(b"\x00\x00")
 
 
-def test_smartpbx_refuses_foreign_ids_odd_pcm_and_unknown_events() -> None:
+def test_smartpbx_refuses_foreign_ids_and_odd_pcm() -> None:
     pbx = SmartPbxClient("c1", account_id="a1")
     for message, why in [
         ('{"event":"media","callId":"c2","media":{"payload":"AAA="}}', "another call"),
         ('{"event":"media","media":{"payload":"AAAA"}}', "whole samples"),
-        ('{"event":"clear"}', "not 'clear'"),
     ]:
         with pytest.raises(MediaProtocolError, match=why):
             pbx.parse(message)
@@ -216,6 +216,32 @@ def test_smartpbx_refuses_foreign_ids_odd_pcm_and_unknown_events() -> None:
         endpoint.parse('{"event":"media","media":{"payload":"AAA="}}')
     with pytest.raises(MediaProtocolError, match="not supported"):
         endpoint.parse('{"event":"start","start":{"callId":"c","mediaFormat":{"encoding":"x"}}}')
+
+
+def test_events_of_unknown_names_parse_as_unknown_on_every_side() -> None:
+    """Neither peer's extra events (pipecat's, a transcript, a newer protocol's) are errors."""
+    transcript = '{"event":"transcript","text":"hello"}'
+    assert StreamProtocol().parse(transcript) == Unknown("transcript")  # even before start
+    assert _started().parse('{"event":"dance","x":1}') == Unknown("dance")
+    assert PlatformPeer("MZ1", "CA1").parse('{"event":"twirl","streamSid":"MZ9"}') == Unknown(
+        "twirl"
+    )
+    assert SmartPbxClient("c1").parse(transcript) == Unknown("transcript")
+    assert SmartPbxEndpoint().parse('{"event":"clear"}') == Unknown("clear")
+    assert Unknown("x" * 100).name == "x" * 40
+
+
+def test_payloads_up_to_ten_seconds_are_taken_and_longer_ones_refused_with_a_code() -> None:
+    ten_seconds = base64.b64encode(bytes(80000)).decode()
+    message = json.dumps({"event": "media", "media": {"payload": ten_seconds}})
+    assert MAX_MEDIA_SECONDS == 10.0
+    assert len(_started().parse(message).payload) == 80000  # type: ignore[union-attr]
+    app = StreamProtocol()
+    app.parse(PlatformPeer("MZ1", "CA1").start())
+    assert len(PlatformPeer("MZ1", "CA1").parse(app.media(bytes(80000))).payload) == 80000  # type: ignore[union-attr]
+    with pytest.raises(MediaProtocolError) as caught:
+        _started().parse(message.replace(ten_seconds, base64.b64encode(bytes(80001)).decode()))
+    assert caught.value.code == "MEDIA_TOO_LARGE"
 
 
 # --- junk ---------------------------------------------------------------------------------

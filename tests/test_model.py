@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import traceback
+
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import cxml
+import cxml.strategies as cxml_strategies
 from cxml import (
     Coach,
     Conference,
@@ -147,28 +153,106 @@ def test_exports_are_pinned() -> None:
     assert set(cxml.__all__) == public
 
 
-def test_with_action_keeps_field_order_and_checks_the_action() -> None:
-    from cxml._model import response_of, with_action
+def test_replace_changes_fields_in_field_order_and_leaves_the_node_alone() -> None:
+    template = Gather(Say("Press 1"), num_digits=1, timeout=5, extra={"x-note": "a"})
+    made = cxml.replace(template, action="https://example.com/next?a=1")
+    built = Gather(
+        Say("Press 1"),
+        action="https://example.com/next?a=1",
+        num_digits=1,
+        timeout=5,
+        extra={"x-note": "a"},
+    )
+    assert made == built
+    assert cxml.render(Response(made)) == cxml.render(Response(built))  # action written first
+    assert template.action is None  # the template is left as it was
+    assert made.children is template.children  # shared, not copied
+    assert cxml.replace(made, action=None) == template  # None unsets
+    assert cxml.replace(made, children=()) == Gather(
+        action="https://example.com/next?a=1", num_digits=1, timeout=5, extra={"x-note": "a"}
+    )
+    assert cxml.replace(made) == made
 
-    template = Gather(Say("Press 1"), num_digits=1, timeout=5)
-    made = with_action(template, "https://example.com/next?a=1")
-    assert made == Gather(
-        Say("Press 1"), action="https://example.com/next?a=1", num_digits=1, timeout=5
-    )
-    assert cxml.render(Response(made)) == cxml.render(
-        Response(
-            Gather(Say("Press 1"), action="https://example.com/next?a=1", num_digits=1, timeout=5)
-        )
-    )
-    assert with_action(template, None) is template
-    assert "action" not in template.__dict__  # the template is left as it was
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"action": "https://example.com/\x00"},
+        {"num_digits": "1"},
+        {"children": [Say("hi"), 3]},
+        {"extra": {"bad name": "x"}},
+        {"extra": {"numDigits": "2"}},  # num_digits is set
+    ],
+)
+def test_replace_checks_as_the_constructor_does(changes: dict[str, object]) -> None:
     with pytest.raises(CxmlValueError):
-        with_action(template, "https://example.com/\x00")
+        cxml.replace(Gather(num_digits=1), **changes)
+
+
+def test_replace_refuses_unknown_fields_and_non_nodes() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'url'"):
+        cxml.replace(Say("hi"), url="https://example.com/")
     with pytest.raises(TypeError):
-        with_action(made, "https://example.com/again")  # already has one
-    with pytest.raises(TypeError):
-        with_action(Say("hi"), "https://example.com/")  # no action attribute
-    assert response_of([made]) == Response(made)
-    assert response_of([]) == Response()
-    with pytest.raises(TypeError):
-        response_of(["text"])  # type: ignore[list-item]
+        cxml.replace("<Say/>", text="hi")  # type: ignore[type-var]
+
+
+def test_appending_checks_every_character() -> None:
+    with pytest.raises(CxmlValueError):
+        Response().say("a\x00b")
+    with pytest.raises(CxmlValueError):
+        Dial().append("+1415\x00")
+
+
+def test_the_declared_converters_are_what_checks_the_body_and_extra() -> None:
+    for cls in (Dial, Say, Reject):
+        fields = attrs.fields(cls)
+        if cls.body:
+            assert cls.checks[cls.body][1] is getattr(fields, cls.body).converter
+        assert cls.checks["extra"][1] is fields.extra.converter
+    with pytest.raises(CxmlValueError, match="Dial children"):
+        Dial([Number("+14155550100"), 3])  # type: ignore[list-item]
+    with pytest.raises(CxmlValueError, match="Say text"):
+        Say("a\x01")
+
+
+def test_a_bad_argument_traceback_shows_the_generated_init() -> None:
+    with pytest.raises(CxmlValueError) as caught:
+        Gather(timeout="soon")  # type: ignore[arg-type]
+    text = "".join(traceback.format_exception(caught.value))
+    assert '<cxml generated __init__ of Gather>", line ' in text
+    assert "_d['timeout'] = _check_timeout(timeout, 'Gather', 'timeout')" in text  # linecache
+
+
+_hostile = st.one_of(
+    st.none(),
+    st.text(max_size=5),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.lists(st.one_of(st.text(max_size=3), st.integers()), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    st.builds(object),
+)
+
+
+@given(
+    doc=cxml_strategies.responses(extras=True, max_verbs=3),
+    field=st.sampled_from(["action", "timeout", "input", "text", "children", "extra", "loop"]),
+    value=_hostile,
+)
+def test_replace_raises_only_our_errors_on_hostile_values(
+    doc: Response, field: str, value: object
+) -> None:
+    for node in (doc, *doc.children):
+        if not isinstance(node, cxml.Node):
+            continue
+        assert cxml.replace(node) == node
+        try:
+            made = cxml.replace(node, **{field: value})
+        except (CxmlValueError, TypeError) as exc:
+            assert isinstance(exc, CxmlValueError) or "unexpected keyword argument" in str(exc)
+            continue
+        if isinstance(made, Response):
+            assert cxml.parse(cxml.render(made)) == made
+        else:
+            assert cxml.parse(cxml.render(Response(made))) == Response(made)

@@ -7,6 +7,7 @@ is installed.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 import socket
@@ -15,10 +16,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
@@ -26,8 +27,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxml import CallRequest, CxmlError, Dial, Number, Response, Service, render, validate
+from flows import Conversations
 from flows.routing import Router, load_pbx
 from flows.routing._state import MemoryStore, RedisStore, StateStore, StateStoreError
+from providers import AIAssistant, Message, Reply, ScriptedEngine
 from tests.ci import running_in_ci
 
 if TYPE_CHECKING:
@@ -234,21 +237,6 @@ def test_incr_is_atomic_across_threads(backend: Backend) -> None:
     assert backend.store.get("shared") == str(threads * rounds)
 
 
-def test_sets(backend: Backend) -> None:
-    store = backend.store
-    assert store.members("tried:CA1") == frozenset()
-    store.add("tried:CA1", "receptionist")
-    store.add("tried:CA1", "after_hours")
-    store.add("tried:CA1", "receptionist")
-    store.add("tried:CA2", "support")
-    found = store.members("tried:CA1")
-    assert isinstance(found, frozenset)
-    assert found == {"receptionist", "after_hours"}
-    store.delete("tried:CA1")
-    assert store.members("tried:CA1") == frozenset()
-    assert store.members("tried:CA2") == {"support"}
-
-
 def test_get_set_delete(backend: Backend) -> None:
     store = backend.store
     assert store.get("session") is None
@@ -267,25 +255,19 @@ def test_get_set_delete(backend: Backend) -> None:
 def test_ttl_expires_every_kind_of_key(backend: Backend) -> None:
     store = backend.store
     store.incr("counter", ttl=TTL)
-    store.add("set", "a", ttl=TTL)
     store.set("string", "v", ttl=TTL)
     store.incr("kept", ttl=TTL)
-    store.incr("kept")  # a write without ttl keeps the expiry
-    store.add("kept-set", "a", ttl=TTL)
-    store.add("kept-set", "b")
+    store.incr("kept")  # an incr without ttl keeps the expiry
     store.set("replaced", "old", ttl=TTL)
     store.set("replaced", "new")  # set replaces value and expiry, like Redis SET
     store.incr("forever")
     assert store.get("counter") == "1"
     assert store.get("kept") == "2"
-    assert store.members("set") == {"a"}
     backend.elapse(PAST_TTL)
     assert store.get("counter") is None
     assert store.incr("counter") == 1  # an expired counter starts again
-    assert store.members("set") == frozenset()
     assert store.get("string") is None
     assert store.get("kept") is None
-    assert store.members("kept-set") == frozenset()
     assert store.get("replaced") == "new"
     assert store.get("forever") == "1"
 
@@ -293,16 +275,16 @@ def test_ttl_expires_every_kind_of_key(backend: Backend) -> None:
 def test_ttl_restarts_at_every_write_that_passes_one(backend: Backend) -> None:
     store = backend.store
     store.incr("cursor", ttl=TTL)
-    store.add("tried", "a", ttl=TTL)
+    store.set("session", "a", ttl=TTL)
     backend.elapse(TTL * 0.6)
     store.incr("cursor", ttl=TTL)
-    store.add("tried", "b", ttl=TTL)
+    store.set("session", "b", ttl=TTL)
     backend.elapse(TTL * 0.6)  # 1.2 TTL after the first write, 0.6 after the last
     assert store.get("cursor") == "2"
-    assert store.members("tried") == {"a", "b"}
+    assert store.get("session") == "b"
     backend.elapse(TTL * 0.6)
     assert store.get("cursor") is None
-    assert store.members("tried") == frozenset()
+    assert store.get("session") is None
 
 
 @pytest.mark.parametrize("ttl", [0, -1.0, float("nan"), float("inf")])
@@ -310,34 +292,23 @@ def test_ttl_must_be_positive(backend: Backend, ttl: float) -> None:
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds"):
         backend.store.incr("k", ttl=ttl)
     with pytest.raises(ValueError, match="ttl"):
-        backend.store.add("k", "m", ttl=ttl)
-    with pytest.raises(ValueError, match="ttl"):
         backend.store.set("k", "v", ttl=ttl)
     assert backend.store.get("k") is None  # nothing written
 
 
-def test_wrong_kind_of_key_is_a_state_store_error(backend: Backend) -> None:
+def test_incr_of_a_string_that_is_not_a_counter_is_a_state_store_error(backend: Backend) -> None:
     store = backend.store
-    store.add("set", "a")
     store.set("text", "not a number")
     store.set("padded", "007")
     store.set("too-big", str(2**64))
-    for attempt, problem in (
-        (lambda: store.incr("set"), "'set' holds another kind of value"),
-        (lambda: store.get("set"), "'set' holds another kind of value"),
-        (lambda: store.add("text", "a"), "'text' holds another kind of value"),
-        (lambda: store.members("text"), "'text' holds another kind of value"),
-        (lambda: store.incr("text"), "'text' does not hold a 64-bit integer"),
-        (lambda: store.incr("padded"), "'padded' does not hold a 64-bit integer"),
-        (lambda: store.incr("too-big"), "'too-big' does not hold a 64-bit integer"),
-    ):
+    for key in ("text", "padded", "too-big"):
         with pytest.raises(StateStoreError) as caught:
-            attempt()
-        assert caught.value.message == f"state key {problem}"
+            store.incr(key)
+        assert caught.value.message == f"state key {key!r} does not hold a 64-bit integer"
         assert caught.value.code == "STATE_STORE_ERROR"
         assert isinstance(caught.value, CxmlError)
-    store.set("set", "now a string")  # set replaces whatever was there
-    assert store.get("set") == "now a string"
+    store.set("text", "7")  # set replaces whatever was there
+    assert store.incr("text") == 8
 
 
 def test_counter_overflow(backend: Backend) -> None:
@@ -364,7 +335,7 @@ def test_memory_sweeps_expired_keys_nobody_reads() -> None:
     clock = FakeClock()
     store = MemoryStore(clock=clock)
     for call in range(300):
-        store.add(f"tried:CA{call}", "a", ttl=60)
+        store.set(f"conversation:{call}", "{}", ttl=60)
     clock.advance(61)
     for call in range(300):
         store.set(f"live:{call}", "x")
@@ -390,10 +361,11 @@ def test_redis_keys_carry_the_prefix_and_the_ttl(redis_port: int) -> None:
         assert client.get(f"cxmlflow:{name}") == b"1"
         # INCR and PEXPIRE ran in one transaction: the key never exists without its expiry.
         assert 0 < int(client.pttl(f"cxmlflow:{name}")) <= 1000
-        store.add(name + "s", "m", ttl=30)
+        store.set(name + "s", "m", ttl=30)
         assert 29_000 < int(client.pttl(f"cxmlflow:{name}s")) <= 30_000
         store.delete(name)
         store.delete(name + "s")
+        assert client.exists(f"cxmlflow:{name}", f"cxmlflow:{name}s") == 0
     finally:
         client.close()
 
@@ -407,9 +379,7 @@ def test_redis_prefixes_isolate_stores_on_one_server(redis_port: int) -> None:
         assert one.incr("rr") == 2
         assert two.incr("rr") == 1
         one.set("session", "one")
-        one.add("tried", "x")
         assert two.get("session") is None
-        assert two.members("tried") == frozenset()
         two.delete("session")
         assert one.get("session") == "one"
     finally:
@@ -421,10 +391,24 @@ def test_redis_store_decodes_either_way(redis_port: int) -> None:
     try:
         store = RedisStore(client, prefix=f"d{uuid.uuid4().hex}:")
         store.set("s", "Grüße")
-        store.add("m", "ä")
         assert store.get("s") == "Grüße"
-        assert store.members("m") == {"ä"}
         assert store.incr("c") == 1
+    finally:
+        client.close()
+
+
+def test_redis_key_of_another_type_is_a_state_store_error(redis_port: int) -> None:
+    """Something else sharing the server wrote a list where the store expects a string."""
+    client = _client(redis_port)
+    try:
+        store = RedisStore(client, prefix=f"w{uuid.uuid4().hex}:")
+        client.rpush(f"{store.prefix}list", "a")
+        for attempt in (lambda: store.incr("list"), lambda: store.get("list")):
+            with pytest.raises(StateStoreError) as caught:
+                attempt()
+            assert caught.value.message == "state key 'list' holds another kind of value"
+        store.set("list", "replaced")  # SET replaces a key of any type, as Redis does
+        assert store.get("list") == "replaced"
     finally:
         client.close()
 
@@ -452,8 +436,6 @@ def test_redis_unreachable_is_a_state_store_error() -> None:
         for attempt in (
             lambda: store.incr("rr"),
             lambda: store.incr("rr", ttl=5),
-            lambda: store.add("tried", "a", ttl=5),
-            lambda: store.members("tried"),
             lambda: store.get("k"),
             lambda: store.set("k", "v", ttl=5),
             lambda: store.delete("k"),
@@ -474,8 +456,6 @@ def test_redis_unreachable_is_a_state_store_error() -> None:
 KEYS = st.sampled_from(["a", "b", "c"])
 OPERATIONS = st.lists(
     st.tuples(st.just("incr"), KEYS, st.none())
-    | st.tuples(st.just("add"), KEYS, st.sampled_from(["x", "y", "ü"]))
-    | st.tuples(st.just("members"), KEYS, st.none())
     | st.tuples(st.just("get"), KEYS, st.none())
     | st.tuples(
         st.just("set"), KEYS, st.sampled_from(["1", "-7", "07", "-0", " 1", "+1", "word", ""])
@@ -492,10 +472,6 @@ def _run(store: StateStore, operations: list[tuple[str, str, str | None]]) -> li
         try:
             if operation == "incr":
                 result = store.incr(key)
-            elif operation == "add":
-                store.add(key, argument or "")
-            elif operation == "members":
-                result = store.members(key)
             elif operation == "get":
                 result = store.get(key)
             elif operation == "set":
@@ -692,3 +668,104 @@ def test_concurrent_calls_on_two_routers_share_the_rotation_exactly(redis_port: 
     finally:
         for client in clients:
             client.close()
+
+
+# --- conversation sessions in the store -------------------------------------------------------
+
+CHAT_FLOW = [
+    {"type": "ai_talk", "option": {"initial_prompt": "You are a florist.", "assistance_id": "bot"}}
+]
+BOT = AIAssistant(
+    "bot", "builtin", {"engine_model": "openai.gpt-4o", "tool_names": ["set_variables"]}
+)
+
+
+def _chats(store: StateStore, script: list[Any], **options: Any) -> Conversations:
+    """One process's Conversations: its own engine, the shared store."""
+    return Conversations(
+        CHAT_FLOW, engine=ScriptedEngine(script), assistants={"bot": BOT}, store=store, **options
+    )
+
+
+def test_a_second_process_continues_a_conversation(backend: Backend) -> None:
+    """Two Conversations on one store (two processes on one Redis): the second answers the
+    conversation's next message in the same session, with the whole context, tool calls too."""
+    asked = {"text": "Noted.", "tool_calls": [
+        {"name": "set_variables", "arguments": {"variables": {"flower": "rose"}}, "id": "t1"}
+    ]}  # fmt: skip
+    one = _chats(backend.store, ["Roses or tulips?", asked, "Anything else?"])
+    two_engine = ScriptedEngine(["Red ones, then."])
+    two = Conversations(CHAT_FLOW, engine=two_engine, assistants={"bot": BOT}, store=backend.store)
+
+    async def main() -> None:
+        first = await one.receive("+15550001111", "I need flowers")
+        second = await one.receive("+15550001111", "Roses")
+        third = await two.receive("+15550001111", "Red")
+        assert (first.reply, third.reply) == ("Roses or tulips?", "Red ones, then.")
+        assert first.session == second.session == third.session
+        # what the second process's engine was shown: everything the first one said and did
+        shown = two_engine.seen[-1]
+        assert [(m.role, m.content) for m in shown] == [
+            ("system", "You are a florist."),
+            ("user", "I need flowers"),
+            ("assistant", "Roses or tulips?"),
+            ("user", "Roses"),
+            ("assistant", "Noted."),
+            ("tool", shown[5].content),
+            ("assistant", "Anything else?"),
+            ("user", "Red"),
+        ]
+        assert shown[4].tool_calls[0].arguments == {"variables": {"flower": "rose"}}
+        assert shown[5].tool_call_id == "t1"
+        assert one.messages("+15550001111") == two.messages("+15550001111")
+        assert one.messages("+15550001111")[-1].content == "Red ones, then."
+
+    asyncio.run(main())
+
+
+def test_a_message_to_one_process_supersedes_a_reply_another_is_making(backend: Backend) -> None:
+    class Gated:
+        def __init__(self) -> None:
+            self.gate = asyncio.Event()
+
+        async def reply(self, messages: Sequence[Message], tools: Sequence[Any]) -> Reply:
+            await self.gate.wait()
+            return Reply(f"answer to {messages[-1].content}")
+
+    slow = Gated()
+    one = Conversations(CHAT_FLOW, engine=slow, assistants={"bot": BOT}, store=backend.store)
+    two = _chats(backend.store, ["the latest answer"])
+
+    async def main() -> None:
+        earlier = asyncio.create_task(one.receive("c1", "one"))
+        while backend.store.get("conversation:c1:messages") != "1":
+            await asyncio.sleep(0)
+        latest = await two.receive("c1", "two")
+        slow.gate.set()
+        dropped = await earlier
+        assert (dropped.reply, dropped.superseded) == (None, True)
+        assert latest.reply == "the latest answer"
+        assert [m.content for m in one.messages("c1")][1:] == ["one", "two", "the latest answer"]
+
+    asyncio.run(main())
+
+
+def test_a_session_ends_in_the_store_after_its_idle_timeout(backend: Backend) -> None:
+    """The store forgets an idle session by itself (its ttl is the idle timeout)."""
+    chats = _chats(backend.store, ["Hello"], idle_timeout=dt.timedelta(seconds=TTL))
+
+    async def main() -> None:
+        await chats.receive("c1", "hi")
+        assert len(chats.messages("c1")) == 3
+        backend.elapse(PAST_TTL)
+        assert chats.messages("c1") == ()
+        assert backend.store.get("conversation:c1") is None
+
+    asyncio.run(main())
+
+
+def test_an_unreadable_session_is_a_state_store_error() -> None:
+    store = MemoryStore()
+    store.set("conversation:c1", '{"id": "s1"}')
+    with pytest.raises(StateStoreError, match="'c1' is not readable"):
+        _chats(store, []).messages("c1")

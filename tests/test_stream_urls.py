@@ -130,3 +130,18 @@ def test_each_value_stays_in_its_component(
         ("session", session), ("from", caller), ("to", callee)
     ]  # fmt: skip
     assert not parts.fragment
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_template_with_an_impossible_port_is_our_error(port: str) -> None:
+    with pytest.raises(StreamUrlError, match="port"):
+        render_stream_url(f"wss://h:{port}/{{session}}", {"session": "CA1"})
+
+
+def test_a_template_checked_once_still_refuses_each_bad_value() -> None:
+    template = "wss://h.example/{session}"
+    assert render_stream_url(template, {"session": "CA1"}) == "wss://h.example/CA1"
+    with pytest.raises(StreamUrlError, match="dot segment"):
+        render_stream_url(template, {"session": ".."})
+    with pytest.raises(StreamUrlError, match="unsubstituted"):
+        render_stream_url(template, {})

@@ -1,24 +1,32 @@
 """The PBX configuration: what a backend knows about its numbers, people and agents.
 
 `load_pbx` reads YAML, JSON or a mapping (format in docs/routing.md) into a frozen `Pbx`,
-reporting every problem at once with its path (``ring_groups.sales.fallback``): unknown keys,
-wrong types and ranges, dangling references, fallback chains that never reach an end,
-invalid time zones and provider settings. Destinations are typed references, ``kind/id``.
+reporting every problem at once as a `cxml.Issue` with a stable code and its path
+(``ring_groups.sales.fallback``): unknown keys, wrong types and ranges, dangling references,
+fallback chains that never reach an end, invalid time zones and provider settings.
+Destinations are typed references, ``kind/id``.
+
+Each resource declares its fields once, on its class (`Field` in each attribute's metadata:
+the key, type, range, default and help text). The loader reads and checks them from that
+declaration, docs/routing.md's tables are rendered from it (`fields_table`), and
+`flows.strategies` draws values from it. Each destination kind is one `DestinationKind` in
+`KINDS`; a test checks the loader, the router and the strategies handle every one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
 import attrs
 
-from cxml import CxmlError
+from cxml import CxmlError, Issue
 from providers import AIAssistant, ProviderConfigError, Registry, metadata_problems, registry
 
 from ._hours import (
@@ -34,80 +42,103 @@ from ._hours import (
 
 __all__ = [
     "DESTINATION_KINDS",
+    "KINDS",
     "AiLoadBalancer",
+    "AssistantRouting",
+    "BusinessHours",
     "Campaign",
     "ConferenceRoom",
-    "ConfigIssue",
     "Destination",
+    "DestinationKind",
     "Did",
     "Extension",
+    "Field",
     "IvrMenu",
+    "LbMember",
     "Pbx",
     "PbxConfigError",
     "Prompt",
     "RingGroup",
+    "declared_fields",
+    "fields_table",
     "load_pbx",
+    "validate_pbx",
 ]
 
-Kind = Literal[
-    "extension",
-    "ring_group",
-    "ivr_menu",
-    "business_hours",
-    "ai_assistant",
-    "ai_load_balancer",
-    "conference",
-    "hangup",
-]
-DESTINATION_KINDS: Final[tuple[Kind, ...]] = (
-    "extension", "ring_group", "ivr_menu", "business_hours", "ai_assistant",
-    "ai_load_balancer", "conference", "hangup",
-)  # fmt: skip
-#: The configuration section holding each kind of resource.
-SECTIONS: Final[Mapping[str, str]] = {
-    "extension": "extensions",
-    "ring_group": "ring_groups",
-    "ivr_menu": "ivr_menus",
-    "business_hours": "business_hours",
-    "ai_assistant": "ai_assistants",
-    "ai_load_balancer": "ai_load_balancers",
-    "conference": "conferences",
-    "campaign": "campaigns",
-}
 E164: Final = re.compile(r"\+[1-9][0-9]{1,14}\Z")
 EXTENSION: Final = re.compile(r"[0-9]{1,10}\Z")
-_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _DIGITS: Final = re.compile(r"[0-9*#]{1,10}\Z")
 _ALL_DAY: Final = TimeRange(dt.time(0), dt.time(0))
 
 
-@attrs.frozen
-class ConfigIssue:
-    """One problem in a configuration: where (``path``) and what."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
 class PbxConfigError(CxmlError):
-    """The configuration has problems; ``issues`` lists every one with its path."""
+    """The configuration has problems; ``issues`` lists every one (`cxml.Issue`, with its
+    code and path)."""
 
     code: int | str = "INVALID_PBX_CONFIG"
 
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        shown = "\n".join(f"  {issue}" for issue in issues)
+    def __init__(self, issues: list[Issue]) -> None:
+        shown = "\n".join(f"  {describe(issue)}" for issue in issues)
         super().__init__(f"{len(issues)} problem(s) in the PBX configuration:\n{shown}")
         self.issues = tuple(issues)
+
+
+def describe(issue: Issue) -> str:
+    """``path: message`` (``path:line: message`` when the line is known), as the error and
+    ``cxml check`` print an issue of a configuration."""
+    where = f"{issue.path}:{issue.line}" if issue.line else issue.path
+    return f"{where}: {issue.message}"
+
+
+# --- destinations ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class DestinationKind:
+    """A kind of destination: its name (``ring_group``) and the `Pbx` mapping its resources
+    live in (``ring_groups``; empty for ``hangup``, which has none).
+
+    What its resources may point at is declared on their fields (`Field.targets`): see
+    `references`.
+    """
+
+    name: str
+    section: str
+
+    @property
+    def references(self) -> frozenset[str]:
+        """The kinds a resource of this kind may point at, from its declared fields."""
+        if not self.section:
+            return frozenset()
+        found: set[str] = set()
+        for spec in declared_fields(self.section):
+            if spec.kind == "destination" or spec.targets:
+                found.update(spec.targets or DESTINATION_KINDS)
+        return frozenset(found)
+
+
+#: Every kind of destination. Adding one: an entry here, its resource class and `Pbx` field,
+#: a reader in the loader (`_Loader.readers`), the router's ``_ROUTES`` and the strategies;
+#: tests/test_pbx_declarations.py fails until every place handles it.
+KINDS: Final = (
+    DestinationKind("extension", "extensions"),
+    DestinationKind("ring_group", "ring_groups"),
+    DestinationKind("ivr_menu", "ivr_menus"),
+    DestinationKind("business_hours", "business_hours"),
+    DestinationKind("ai_assistant", "ai_assistants"),
+    DestinationKind("ai_load_balancer", "ai_load_balancers"),
+    DestinationKind("conference", "conferences"),
+    DestinationKind("hangup", ""),
+)
+DESTINATION_KINDS: Final = tuple(kind.name for kind in KINDS)
+_SECTION_OF: Final = {kind.name: kind.section for kind in KINDS}
 
 
 @attrs.frozen
 class Destination:
     """Where a call goes: ``kind/id``, or ``hangup`` (id empty)."""
 
-    kind: Kind
+    kind: str
     id: str = ""
 
     def __str__(self) -> str:
@@ -117,11 +148,121 @@ class Destination:
 HANGUP: Final = Destination("hangup")
 
 
+# --- field declarations ---------------------------------------------------------------------
+
+FieldKind = Literal["text", "int", "bool", "choice", "status", "destination", "custom"]
+_SPEC: Final = "pbx"
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: The default of a field that must be given.
+REQUIRED: Final[Any] = _Required()
+
+
+@attrs.frozen
+class Field:
+    """One key of a resource, declared once: how the loader reads it, what the docs table
+    says about it, what the strategies draw.
+
+    ``kind`` is how it is read: ``text`` (matching ``pattern`` if given), ``int`` (from
+    ``low`` to ``high``), ``bool``, ``choice`` (one of ``choices``), ``status`` (``active`` or
+    ``inactive``, kept as a bool), ``destination`` (``kind/id``, one of ``targets`` if given),
+    or ``custom`` (the resource's reader reads it; ``help`` describes it). ``key`` is the
+    configuration key, ``attr`` the attribute it fills; ``targets`` on a custom field names the
+    kinds it refers to by id (a ring group's members are extensions).
+    """
+
+    kind: FieldKind
+    help: str = ""
+    key: str = ""
+    attr: str = ""
+    #: For a field declared on a resource class, the attrs default (`declared_fields`).
+    default: Any = REQUIRED
+    #: The docs' Default column, when the default is not a plain value.
+    shown: str = ""
+    low: int = 0
+    high: int = 0
+    choices: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    targets: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def describe(self) -> str:
+        """The docs' "Type, range" column."""
+        if self.kind == "int":
+            span = f"{self.low}\N{EN DASH}{self.high}"
+            return f"{self.help}, {span}" if self.help else span
+        if self.kind == "choice":
+            return ", ".join(f"`{c}`" for c in self.choices)
+        if self.kind == "status":
+            return "`active` or `inactive`"
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "destination":
+            if self.targets:
+                kinds = [f"`{t}`" if t == "hangup" else f"`{t}/…`" for t in self.targets]
+                return ", ".join(kinds[:-1]) + " or " + kinds[-1]
+            return self.help or "destination"
+        return self.help or "text"
+
+    def shown_default(self) -> str:
+        """The docs' Default column."""
+        if self.shown:
+            return self.shown
+        if self.required:
+            return "required"
+        value = self.default
+        if self.kind == "status":
+            return "`active`" if value else "`inactive`"
+        if value is None or value == "":
+            return "—"
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, str | Destination):
+            return f"`{value}`"
+        return str(value)
+
+
+def _spec(kind: FieldKind, **spec: Any) -> dict[str, Field]:
+    """The metadata declaring an attrs field as a configuration key (see `Field`); the
+    field's default is the attrs default."""
+    return {_SPEC: Field(kind, **spec)}
+
+
+_STATUS: Final = _spec("status", key="status")
+_NAME: Final = _spec("text", help="a free label")
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[Field, ...]:
+    return tuple(
+        attrs.evolve(
+            spec,
+            attr=a.name,
+            key=spec.key or a.name,
+            default=REQUIRED if a.default is attrs.NOTHING else a.default,
+        )
+        for a in attrs.fields(cls)
+        if (spec := a.metadata.get(_SPEC)) is not None
+    )
+
+
+# --- the resources --------------------------------------------------------------------------
+
+
 @attrs.frozen
 class Did:
     number: str
-    destination: Destination
-    active: bool = True
+    destination: Destination = attrs.field(metadata=_spec("destination"))
+    active: bool = attrs.field(default=True, metadata=_STATUS)
+    name: str = attrs.field(default="", metadata=_NAME)
 
 
 @attrs.frozen
@@ -129,83 +270,162 @@ class Extension:
     """``user``: rings the subscriber; ``forward``: an E.164 number, SIP URI or extension."""
 
     number: str
-    type: Literal["user", "forward"]
-    active: bool = True
-    forward_to: str | None = None
-    timeout: int = 30
-    name: str = ""
+    type: Literal["user", "forward"] = attrs.field(
+        default="user", metadata=_spec("choice", choices=("user", "forward"))
+    )
+    forward_to: str | None = attrs.field(
+        default=None,
+        metadata=_spec(
+            "custom",
+            targets=("extension",),
+            help="E.164, `sip:` URI or an existing extension; required for a forward, refused "
+            "otherwise",
+        ),
+    )
+    timeout: int = attrs.field(default=30, metadata=_spec("int", low=5, high=300, help="seconds"))
+    active: bool = attrs.field(default=True, metadata=_STATUS)
+    name: str = attrs.field(default="", metadata=_NAME)
 
 
 @attrs.frozen
 class RingGroup:
     id: str
-    members: tuple[str, ...]
-    strategy: Literal["simultaneous", "sequential", "round_robin"] = "simultaneous"
-    timeout: int = 30
-    ring_turns: int = 1
-    fallback: Destination = HANGUP
-    active: bool = True
+    members: tuple[str, ...] = attrs.field(
+        metadata=_spec(
+            "custom",
+            help="1\N{EN DASH}50 existing extension numbers, no repeats",
+            targets=("extension",),
+        )
+    )
+    strategy: Literal["simultaneous", "sequential", "round_robin"] = attrs.field(
+        default="simultaneous",
+        metadata=_spec("choice", choices=("simultaneous", "sequential", "round_robin")),
+    )
+    timeout: int = attrs.field(
+        default=30, metadata=_spec("int", low=5, high=300, help="seconds each attempt rings")
+    )
+    ring_turns: int = attrs.field(default=1, metadata=_spec("int", low=1, high=9))
+    fallback: Destination = attrs.field(default=HANGUP, metadata=_spec("destination"))
+    active: bool = attrs.field(default=True, metadata=_STATUS)
+    name: str = attrs.field(default="", metadata=_NAME)
 
 
 @attrs.frozen
 class Prompt:
     """What a menu says (``say``, with ``voice`` and ``language``) or plays (``play``: a URL)."""
 
-    say: str | None = None
-    play: str | None = None
-    voice: str | None = None
-    language: str | None = None
+    say: str | None = attrs.field(default=None, metadata=_spec("text"))
+    play: str | None = attrs.field(default=None, metadata=_spec("text"))
+    voice: str | None = attrs.field(default=None, metadata=_spec("text"))
+    language: str | None = attrs.field(default=None, metadata=_spec("text"))
+
+
+_PROMPT: Final = (
+    "text, or `{say: text}` or `{play: http(s) URL}`, with optional `voice`, `language`"
+)
 
 
 @attrs.frozen
 class IvrMenu:
     id: str
-    prompt: Prompt
-    options: Mapping[str, Destination]
-    timeout: int = 5
-    max_turns: int = 3
-    failover: Destination = HANGUP
-    invalid_prompt: Prompt = Prompt(say="Sorry, that is not a valid option.")
-    no_input_prompt: Prompt = Prompt(say="Sorry, I did not get that.")
-    active: bool = True
+    prompt: Prompt = attrs.field(metadata=_spec("custom", help=_PROMPT))
+    options: Mapping[str, Destination] = attrs.field(
+        metadata=_spec(
+            "custom",
+            help="keys of 1\N{EN DASH}10 of `0-9*#` → destination; at least one",
+            targets=DESTINATION_KINDS,
+        )
+    )
+    timeout: int = attrs.field(default=5, metadata=_spec("int", low=1, high=30, help="seconds"))
+    max_turns: int = attrs.field(default=3, metadata=_spec("int", low=1, high=9))
+    failover: Destination = attrs.field(default=HANGUP, metadata=_spec("destination"))
+    invalid_prompt: Prompt = attrs.field(
+        default=Prompt(say="Sorry, that is not a valid option."),
+        metadata=_spec("custom", help="prompt", shown='"Sorry, that is not a valid option."'),
+    )
+    no_input_prompt: Prompt = attrs.field(
+        default=Prompt(say="Sorry, I did not get that."),
+        metadata=_spec("custom", help="prompt", shown='"Sorry, I did not get that."'),
+    )
+    active: bool = attrs.field(default=True, metadata=_STATUS)
+    name: str = attrs.field(default="", metadata=_NAME)
+
+
+_ZONE_HELP: Final = "IANA name"
+_RANGES: Final = "`monday`..`sunday` → list of ranges"
 
 
 @attrs.frozen
 class BusinessHours:
     id: str
-    schedule: Schedule
-    open: Destination
-    closed: Destination
+    open: Destination = attrs.field(metadata=_spec("destination"))
+    closed: Destination = attrs.field(metadata=_spec("destination"))
+    timezone: str = attrs.field(
+        metadata=_spec("custom", help=_ZONE_HELP, shown="top-level `timezone`")
+    )
+    weekly: Mapping[str, tuple[TimeRange, ...]] = attrs.field(
+        default=MappingProxyType({}),
+        metadata=_spec("custom", key="schedule", help=_RANGES, shown="every day closed"),
+    )
+    exceptions: Mapping[dt.date, DateException] = attrs.field(
+        default=MappingProxyType({}),
+        metadata=_spec(
+            "custom",
+            shown="none",
+            help="list of `{date: YYYY-MM-DD, type: closed or special_hours, hours}`, one per date",
+        ),
+    )
+    active: bool = attrs.field(default=True, metadata=_STATUS)
+    name: str = attrs.field(default="", metadata=_NAME)
+    #: The schedule the fields above make (what the router asks).
+    schedule: Schedule = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        schedule = Schedule(self.timezone, self.weekly, self.exceptions, active=self.active)
+        object.__setattr__(self, "schedule", schedule)
 
 
 @attrs.frozen
 class LbMember:
-    assistant: str
-    priority: int = 1
-    weight: int = 1
+    assistant: str = attrs.field(metadata=_spec("text"))
+    priority: int = attrs.field(default=1, metadata=_spec("int", low=1, high=100))
+    weight: int = attrs.field(default=1, metadata=_spec("int", low=0, high=100))
 
 
 @attrs.frozen
 class AiLoadBalancer:
     id: str
-    members: tuple[LbMember, ...]
-    strategy: Literal["round_robin", "priority", "percentage"] = "round_robin"
-    follow_through: bool = False
-    fallback: Destination = HANGUP
-    active: bool = True
+    members: tuple[LbMember, ...] = attrs.field(
+        metadata=_spec(
+            "custom",
+            targets=("ai_assistant",),
+            shown="required (priority 1, weight 1)",
+            help="assistant ids, or `{assistant, priority: 1\N{EN DASH}100, "
+            "weight: 0\N{EN DASH}100}`; at least one",
+        )
+    )
+    strategy: Literal["round_robin", "priority", "percentage"] = attrs.field(
+        default="round_robin",
+        metadata=_spec("choice", choices=("round_robin", "priority", "percentage")),
+    )
+    follow_through: bool = attrs.field(default=False, metadata=_spec("bool"))
+    fallback: Destination = attrs.field(default=HANGUP, metadata=_spec("destination"))
+    active: bool = attrs.field(default=True, metadata=_STATUS)
+    name: str = attrs.field(default="", metadata=_NAME)
 
 
 @attrs.frozen
 class ConferenceRoom:
     id: str
-    name: str
-    max_participants: int | None = None
-    muted: bool | None = None
-    beep: bool | None = None
-    hold_music: bool | None = None
-    start_on_enter: bool | None = None
-    end_on_exit: bool | None = None
-    active: bool = True
+    #: Empty in the configuration means the id.
+    name: str = attrs.field(default="", metadata=_spec("text", shown="the id"))
+    max_participants: int | None = attrs.field(default=None, metadata=_spec("int", low=2, high=250))
+    muted: bool | None = attrs.field(default=None, metadata=_spec("bool"))
+    beep: bool | None = attrs.field(default=None, metadata=_spec("bool"))
+    hold_music: bool | None = attrs.field(default=None, metadata=_spec("bool"))
+    start_on_enter: bool | None = attrs.field(default=None, metadata=_spec("bool"))
+    end_on_exit: bool | None = attrs.field(default=None, metadata=_spec("bool"))
+    active: bool = attrs.field(default=True, metadata=_STATUS)
 
 
 @attrs.frozen
@@ -213,16 +433,135 @@ class Campaign:
     """An auto-dialer campaign: who answered calls go to, and when it may dial."""
 
     id: str
-    destination: Destination
-    caller_id: str
-    #: When it may dial: its weekly schedule (every day, all day, if none) between its dates.
-    window: Window
-    metadata: Mapping[str, Any] = MappingProxyType({})
-    status: Literal["draft", "active", "paused", "completed", "archived"] = "draft"
+    destination: Destination = attrs.field(
+        metadata=_spec("destination", targets=("ai_assistant", "ai_load_balancer", "hangup"))
+    )
+    caller_id: str = attrs.field(metadata=_spec("text", pattern=E164, help="E.164"))
+    timezone: str = attrs.field(
+        metadata=_spec("custom", help=_ZONE_HELP, shown="top-level `timezone`")
+    )
+    metadata: Mapping[str, Any] = attrs.field(
+        default=MappingProxyType({}),
+        metadata=_spec(
+            "custom",
+            shown="{}",
+            help="mapping handed to the assistant (each key must make an `X-` header)",
+        ),
+    )
+    #: None: every day, all day.
+    weekly: Mapping[str, tuple[TimeRange, ...]] | None = attrs.field(
+        default=None,
+        metadata=_spec(
+            "custom",
+            key="schedule",
+            shown="every day, all day",
+            help=f"{_RANGES}: when it may dial",
+        ),
+    )
+    start_date: dt.date | None = attrs.field(
+        default=None, metadata=_spec("custom", help="YYYY-MM-DD, inclusive")
+    )
+    end_date: dt.date | None = attrs.field(
+        default=None, metadata=_spec("custom", help="YYYY-MM-DD, inclusive")
+    )
+    status: Literal["draft", "active", "paused", "completed", "archived"] = attrs.field(
+        default="draft",
+        metadata=_spec("choice", choices=("draft", "active", "paused", "completed", "archived")),
+    )
+    name: str = attrs.field(default="", metadata=_NAME)
+    #: When it may dial: its weekly schedule between its dates (what `is_runnable` asks).
+    window: Window = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        weekly = dict.fromkeys(WEEKDAYS, (_ALL_DAY,)) if self.weekly is None else self.weekly
+        window = Window(Schedule(self.timezone, weekly, {}), self.start_date, self.end_date)
+        object.__setattr__(self, "window", window)
 
     def is_runnable(self, at: dt.datetime) -> bool:
         """Whether the campaign may place calls at ``at`` (aware), in its own time zone."""
         return self.status == "active" and self.window.runnable(at)
+
+
+@attrs.frozen
+class AssistantRouting:
+    """What the PBX does around an AI assistant (`providers.AIAssistant` holds the provider's
+    settings): where the call goes when its stream ends (``after``), and the numbers outside
+    the PBX its AI may transfer callers to (``transfer_targets``)."""
+
+    after: Destination = attrs.field(default=HANGUP, metadata=_spec("destination"))
+    transfer_targets: tuple[str, ...] = attrs.field(
+        default=(),
+        metadata=_spec("custom", shown="none", help="list of E.164 numbers its AI may transfer to"),
+    )
+
+
+#: An AI assistant is `providers.AIAssistant`, which checks its own settings, plus its
+#: `AssistantRouting`; these are the keys the configuration gives it.
+_ASSISTANT_FIELDS: Final = (
+    Field("text", key="provider", attr="provider", help="a registered provider"),
+    Field(
+        "custom",
+        key="config",
+        attr="config",
+        help="its settings",
+        default=MappingProxyType({}),
+        shown="{}",
+    ),
+    Field("text", key="description", attr="description", default=""),
+    Field("status", key="status", attr="active", default=True),
+    *_fields_of(AssistantRouting),
+)
+#: The keys of one business-hours exception (a `DateException`, which has no declaration of
+#: its own: it lives in _hours.py, below this module).
+_EXCEPTION_FIELDS: Final = (
+    Field("custom", key="date", attr="date", help="YYYY-MM-DD"),
+    Field("choice", key="type", attr="type", default="closed", choices=("closed", "special_hours")),
+    Field("custom", key="hours", attr="ranges", default=(), help="ranges, for special_hours"),
+    Field("text", key="name", attr="name", default=""),
+)
+#: The class of each section's resources.
+_CLASSES: Final[Mapping[str, type]] = {
+    "dids": Did,
+    "extensions": Extension,
+    "ring_groups": RingGroup,
+    "ivr_menus": IvrMenu,
+    "business_hours": BusinessHours,
+    "ai_load_balancers": AiLoadBalancer,
+    "conferences": ConferenceRoom,
+    "campaigns": Campaign,
+}
+SECTIONS: Final = (
+    "dids", "extensions", "ring_groups", "ivr_menus", "business_hours", "ai_assistants",
+    "ai_load_balancers", "conferences", "campaigns",
+)  # fmt: skip
+
+
+def declared_fields(section: str | type) -> tuple[Field, ...]:
+    """The fields a section's resources take (``"ring_groups"``), or those of a resource
+    class (`LbMember`), in declaration order."""
+    if isinstance(section, type):
+        return _fields_of(section)
+    if section == "ai_assistants":
+        return _ASSISTANT_FIELDS
+    return _fields_of(_CLASSES[section])
+
+
+def fields_table(section: str) -> str:
+    """The Markdown table of a section's fields, as docs/routing.md shows it.
+
+    >>> print(fields_table("dids"))
+    | Field | Type, range | Default |
+    |---|---|---|
+    | `destination` | destination | required |
+    | `status` | `active` or `inactive` | `active` |
+    | `name` | a free label | — |
+    """
+    rows = ["| Field | Type, range | Default |", "|---|---|---|"]
+    rows += [
+        f"| `{spec.key}` | {spec.describe()} | {spec.shown_default()} |"
+        for spec in declared_fields(section)
+    ]
+    return "\n".join(rows)
 
 
 @attrs.frozen
@@ -240,6 +579,12 @@ class Pbx:
     conferences: Mapping[str, ConferenceRoom]
     campaigns: Mapping[str, Campaign]
     _references: Mapping[tuple[str, str], tuple[str, ...]] = attrs.field(alias="references")
+    #: Each assistant's routing settings, by assistant id (`routing` reads them).
+    assistant_routing: Mapping[str, AssistantRouting] = MappingProxyType({})
+
+    def routing(self, assistant: str) -> AssistantRouting:
+        """The routing settings of ``assistant`` (the defaults if it has none)."""
+        return self.assistant_routing.get(assistant, _NO_ROUTING)
 
     def references(self, kind: str, id: str) -> list[str]:
         """Every place that points at ``kind/id`` (as configuration paths): what must go
@@ -256,19 +601,16 @@ class Pbx:
         return found
 
 
-# --- loading --------------------------------------------------------------------------------
+_NO_ROUTING: Final = AssistantRouting()
 
-T = TypeVar("T")
-_SECTION_KEYS: Final = (
-    "timezone", "dids", "extensions", "ring_groups", "ivr_menus", "business_hours",
-    "ai_assistants", "ai_load_balancers", "conferences", "campaigns",
-)  # fmt: skip
+
+# --- loading --------------------------------------------------------------------------------
 
 
 def load_pbx(source: str | Path | Mapping[str, Any], *, registry: Registry = registry) -> Pbx:
     """Read a configuration (a YAML or JSON file, or a mapping) and check all of it.
 
-    Raises `PbxConfigError` listing every problem with its path.
+    Raises `PbxConfigError` listing every problem (issue codes in docs/errors.md).
     """
     data: object
     if isinstance(source, Mapping):
@@ -278,9 +620,22 @@ def load_pbx(source: str | Path | Mapping[str, Any], *, registry: Registry = reg
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise PbxConfigError([ConfigIssue(str(path), exc.strerror or str(exc))]) from None
+            raise PbxConfigError(
+                [Issue("UNREADABLE_FILE", "error", exc.strerror or str(exc), str(path))]
+            ) from None
         data = _parse_text(text, path)
     return _Loader(registry).load(data)
+
+
+def validate_pbx(
+    source: str | Path | Mapping[str, Any], *, registry: Registry = registry
+) -> list[Issue]:
+    """Every problem in a configuration, as `load_pbx` finds them; empty if it loads."""
+    try:
+        load_pbx(source, registry=registry)
+    except PbxConfigError as exc:
+        return list(exc.issues)
+    return []
 
 
 def _parse_text(text: str, path: Path) -> object:
@@ -288,15 +643,21 @@ def _parse_text(text: str, path: Path) -> object:
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise PbxConfigError([ConfigIssue(str(path), f"not valid JSON: {exc}")]) from None
+            raise PbxConfigError(
+                [Issue("INVALID_JSON", "error", f"not valid JSON: {exc}", str(path))]
+            ) from None
     import yaml
 
+    # The C loader reads a 10,000-DID file about ten times faster, where libyaml is installed.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise PbxConfigError([ConfigIssue(where, f"not valid YAML: {exc}")]) from None
+        line = mark.line + 1 if mark is not None else None
+        raise PbxConfigError(
+            [Issue("INVALID_YAML", "error", f"not valid YAML: {exc}", str(path), line)]
+        ) from None
 
 
 class _Loader:
@@ -304,105 +665,158 @@ class _Loader:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self.issues: list[ConfigIssue] = []
+        self.issues: list[Issue] = []
         self.refs: dict[tuple[str, str], list[str]] = {}
         self.pending: list[tuple[str, Destination]] = []  # checked once all ids are known
         self.invalid: set[tuple[str, str]] = set()  # defined, but with problems of their own
+        self.default_timezone = "UTC"
+        self.assistant_routing: dict[str, AssistantRouting] = {}
+        #: How each section's resources are read (key, value, path).
+        self.readers = {
+            "dids": self.did,
+            "extensions": self.extension,
+            "ring_groups": self.ring_group,
+            "ivr_menus": self.ivr_menu,
+            "business_hours": self.hours,
+            "ai_assistants": self.assistant,
+            "ai_load_balancers": self.balancer,
+            "conferences": self.conference,
+            "campaigns": self.campaign,
+        }
 
-    def fail(self, path: str, message: str) -> None:
-        self.issues.append(ConfigIssue(path, message))
+    def fail(self, code: str, path: str, message: str) -> None:
+        self.issues.append(Issue(code, "error", message, path))
 
-    # -- generic field readers; each returns a default after recording a problem --
+    # -- generic readers; each returns a default after recording a problem --
 
     def mapping(self, value: object, path: str, known: tuple[str, ...] | None) -> Mapping[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.fail(path, f"must be a mapping, not {_kind(value)}")
+            self.fail("WRONG_TYPE", path, f"must be a mapping, not {_kind(value)}")
             return {}
         for key in value:
             if not isinstance(key, str):
-                self.fail(f"{path}.{key}", 'keys must be text (quote numbers: "1001")')
+                self.fail(
+                    "WRONG_TYPE", f"{path}.{key}", 'keys must be text (quote numbers: "1001")'
+                )
             elif known is not None and key not in known:
-                self.fail(f"{path}.{key}", f"unknown key; expected one of {', '.join(known)}")
+                self.fail(
+                    "UNKNOWN_KEY",
+                    f"{path}.{key}",
+                    f"unknown key; expected one of {', '.join(known)}",
+                )
         return value
+
+    def item(self, value: object, path: str, fields: tuple[Field, ...]) -> Mapping[str, Any]:
+        """A resource's mapping, its unknown keys reported."""
+        return self.mapping(value, path, tuple(spec.key for spec in fields))
+
+    def fields(self, cls: type, item: Mapping[str, Any], path: str) -> dict[str, Any]:
+        """The declared fields of ``cls`` that are not custom, read from ``item``, by
+        attribute name."""
+        return self.read(_fields_of(cls), item, path)
+
+    def read(self, fields: tuple[Field, ...], item: Mapping[str, Any], path: str) -> dict[str, Any]:
+        return {
+            spec.attr: self.field(spec, item.get(spec.key), f"{path}.{spec.key}")
+            for spec in fields
+            if spec.kind != "custom"
+        }
+
+    def field(self, spec: Field, value: object, path: str) -> Any:
+        if value is None and spec.required:
+            self.fail("MISSING_REQUIRED", path, "is required")
+            return HANGUP if spec.kind == "destination" else ""
+        if spec.kind == "text":
+            return self.text(value, path, spec.default, pattern=spec.pattern, what=spec.help)
+        if spec.kind == "int":
+            return self.number(value, path, spec.default, spec.low, spec.high)
+        if spec.kind == "bool":
+            return self.flag(value, path, spec.default)
+        if spec.kind == "choice":
+            return self.choice(value, path, spec.choices, spec.default)
+        if spec.kind == "status":
+            return self.choice(value, path, ("active", "inactive"), "active") == "active"
+        if spec.kind == "destination":
+            return self.destination(value, path, spec.default, spec.targets)
+        raise AssertionError(f"{spec.kind} fields are read by their resource")  # pragma: no cover
 
     def text(
-        self,
-        value: object,
-        path: str,
-        default: str = "",
-        *,
-        pattern: re.Pattern[str] | None = None,
-        what: str = "",
-    ) -> str:
+        self, value: object, path: str, default: Any = "", *,
+        pattern: re.Pattern[str] | None = None, what: str = "",
+    ) -> Any:  # fmt: skip
         if value is None:
             return default
-        if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
-            self.fail(path, f"must be {what or 'text'}")
+        if not isinstance(value, str):
+            self.fail("WRONG_TYPE", path, f"must be {what or 'text'}")
+            return default
+        if pattern is not None and not pattern.match(value):
+            self.fail("BAD_VALUE", path, f"must be {what or 'text'}")
             return default
         return value
 
-    def number(self, value: object, path: str, default: int, low: int, high: int) -> int:
+    def number(self, value: object, path: str, default: Any, low: int, high: int) -> Any:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"must be a whole number from {low} to {high}")
+            self.fail("WRONG_TYPE", path, f"must be a whole number from {low} to {high}")
             return default
         if not low <= value <= high:
-            self.fail(path, f"must be from {low} to {high}, not {value}")
+            self.fail("OUT_OF_RANGE", path, f"must be from {low} to {high}, not {value}")
             return default
         return value
 
-    def flag(self, value: object, path: str, default: bool | None) -> Any:
+    def flag(self, value: object, path: str, default: Any) -> Any:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self.fail(path, "must be true or false")
+            self.fail("WRONG_TYPE", path, "must be true or false")
             return default
         return value
 
-    def choice(self, value: object, path: str, choices: tuple[T, ...], default: T) -> T:
+    def choice(self, value: object, path: str, choices: tuple[str, ...], default: Any) -> Any:
         if value is None:
             return default
         if value not in choices:
-            self.fail(path, "must be one of " + ", ".join(map(str, choices)))
+            self.fail("BAD_ENUM", path, "must be one of " + ", ".join(choices))
             return default
-        return value  # `in choices` narrowed it to T
-
-    def status(self, value: object, path: str) -> bool:
-        return self.choice(value, path, ("active", "inactive"), "active") == "active"
+        return value
 
     def destination(
-        self, value: object, path: str, default: Destination | None = None
+        self, value: object, path: str, default: Any = REQUIRED, targets: tuple[str, ...] = ()
     ) -> Destination:
-        if value is None and default is not None:
-            return default
+        if value is None and default is not REQUIRED:
+            return default  # type: ignore[no-any-return]
         if not isinstance(value, str):
-            self.fail(path, "must be a destination: kind/id or hangup")
+            self.fail("BAD_DESTINATION", path, "must be a destination: kind/id or hangup")
             return HANGUP
         kind, _, ident = value.partition("/")
         if value == "hangup":
-            return HANGUP
-        if kind not in DESTINATION_KINDS or kind == "hangup" or not ident:
+            target = HANGUP
+        elif kind not in _SECTION_OF or kind == "hangup" or not ident:
             self.fail(
-                path, f"{value!r} is not a destination; kinds: {', '.join(DESTINATION_KINDS)}"
-            )
+                "BAD_DESTINATION", path,
+                f"{value!r} is not a destination; kinds: {', '.join(DESTINATION_KINDS)}",
+            )  # fmt: skip
             return HANGUP
-        target = Destination(kind, ident)
-        self.pending.append((path, target))
+        else:
+            target = Destination(kind, ident)
+            self.pending.append((path, target))
+        if targets and target.kind not in targets:
+            self.fail("BAD_DESTINATION", path, "must be " + " or ".join(
+                ", ".join(targets).rsplit(", ", 1)
+            ))  # fmt: skip
         return target
 
-    def section(
-        self, data: Mapping[str, Any], name: str, read: Callable[[str, Any, str], T | None]
-    ) -> dict[str, T]:
+    def section(self, data: Mapping[str, Any], name: str) -> dict[str, Any]:
+        read = self.readers[name]
         items = self.mapping(data.get(name), name, None)
-        out: dict[str, T] = {}
+        out: dict[str, Any] = {}
         for key, value in items.items():
             if not isinstance(key, str):
                 continue
-            path = f"{name}.{key}"
-            made = read(key, value, path)
+            made = read(key, value, f"{name}.{key}")
             if made is not None:
                 out[key] = made
             else:
@@ -412,171 +826,138 @@ class _Loader:
     # -- the sections --
 
     def load(self, data: object) -> Pbx:
-        top = self.mapping(data, "$", _SECTION_KEYS)
+        top = self.mapping(data, "$", ("timezone", *SECTIONS))
         if not isinstance(data, Mapping):
             raise PbxConfigError(self.issues)
-        timezone = self.text(top.get("timezone"), "timezone", "UTC")
-        if (problem := check_timezone(timezone)) is not None:
-            self.fail("timezone", problem)
-            timezone = "UTC"
-        self.default_timezone = timezone
-        pbx_fields: dict[str, dict[str, Any]] = {
-            "dids": self.section(top, "dids", self.did),
-            "extensions": self.section(top, "extensions", self.extension),
-            "ring_groups": self.section(top, "ring_groups", self.ring_group),
-            "ivr_menus": self.section(top, "ivr_menus", self.ivr_menu),
-            "business_hours": self.section(top, "business_hours", self.hours),
-            "ai_assistants": self.section(top, "ai_assistants", self.assistant),
-            "ai_load_balancers": self.section(top, "ai_load_balancers", self.balancer),
-            "conferences": self.section(top, "conferences", self.conference),
-            "campaigns": self.section(top, "campaigns", self.campaign),
-        }
-        self.check_references(pbx_fields)
-        self.check_endless_chains(pbx_fields)
+        self.default_timezone = self.zone(top.get("timezone"), "timezone", "UTC")
+        sections = {name: self.section(top, name) for name in SECTIONS}
+        self.check_references(sections)
+        self.check_endless_chains(sections)
         if self.issues:
             raise PbxConfigError(self.issues)
-        frozen = {k: MappingProxyType(v) for k, v in pbx_fields.items()}
+        frozen = {k: MappingProxyType(v) for k, v in sections.items()}
         refs = MappingProxyType({k: tuple(v) for k, v in self.refs.items()})
-        return Pbx(timezone=timezone, references=refs, **frozen)
+        routing = MappingProxyType(
+            {k: v for k, v in self.assistant_routing.items() if k in sections["ai_assistants"]}
+        )
+        return Pbx(
+            timezone=self.default_timezone,
+            references=refs,
+            assistant_routing=routing,
+            **frozen,
+        )
 
-    def did(self, key: str, value: Any, path: str) -> Did | None:
+    def did(self, key: str, value: Any, path: str) -> Did:
         if not E164.match(key):
-            self.fail(path, "a DID must be an E.164 number such as +14155550100")
-        item = self.mapping(value, path, ("destination", "status", "name"))
-        if item.get("destination") is None:
-            self.fail(f"{path}.destination", "is required")
-        return Did(
-            key,
-            self.destination(item.get("destination"), f"{path}.destination", HANGUP),
-            self.status(item.get("status"), f"{path}.status"),
-        )
+            self.fail("BAD_VALUE", path, "a DID must be an E.164 number such as +14155550100")
+        item = self.item(value, path, _fields_of(Did))
+        return Did(key, **self.fields(Did, item, path))
 
-    def extension(self, key: str, value: Any, path: str) -> Extension | None:
+    def extension(self, key: str, value: Any, path: str) -> Extension:
         if not EXTENSION.match(key):
-            self.fail(path, "an extension number is 1 to 10 digits")
-        item = self.mapping(value, path, ("type", "status", "forward_to", "timeout", "name"))
-        kind: Literal["user", "forward"] = self.choice(
-            item.get("type"), f"{path}.type", ("user", "forward"), "user"
-        )
-        forward_to = self.text(item.get("forward_to"), f"{path}.forward_to") or None
-        if kind == "forward" and forward_to is None:
-            self.fail(f"{path}.forward_to", "is required for a forward")
-        elif kind == "user" and forward_to is not None:
-            self.fail(f"{path}.forward_to", "is only for type forward")
+            self.fail("BAD_VALUE", path, "an extension number is 1 to 10 digits")
+        item = self.item(value, path, _fields_of(Extension))
+        read = self.fields(Extension, item, path)
+        where = f"{path}.forward_to"
+        forward_to = self.text(item.get("forward_to"), where) or None
+        if read["type"] == "forward" and forward_to is None:
+            self.fail("MISSING_REQUIRED", where, "is required for a forward")
+        elif read["type"] == "user" and forward_to is not None:
+            self.fail("BAD_VALUE", where, "is only for type forward")
         elif forward_to is not None and not (
             E164.match(forward_to) or forward_to.startswith("sip:") or EXTENSION.match(forward_to)
         ):
-            self.fail(f"{path}.forward_to", "must be an E.164 number, a sip: URI or an extension")
+            self.fail("BAD_VALUE", where, "must be an E.164 number, a sip: URI or an extension")
         elif forward_to is not None and EXTENSION.match(forward_to):
-            self.pending.append((f"{path}.forward_to", Destination("extension", forward_to)))
-        return Extension(
-            key,
-            kind,
-            self.status(item.get("status"), f"{path}.status"),
-            forward_to,
-            self.number(item.get("timeout"), f"{path}.timeout", 30, 5, 300),
-            self.text(item.get("name"), f"{path}.name"),
-        )
+            self.pending.append((where, Destination("extension", forward_to)))
+        return Extension(key, forward_to=forward_to, **read)
 
-    def ring_group(self, key: str, value: Any, path: str) -> RingGroup | None:
-        item = self.mapping(
-            value,
-            path,
-            ("strategy", "timeout", "ring_turns", "members", "fallback", "status", "name"),
-        )
+    def ring_group(self, key: str, value: Any, path: str) -> RingGroup:
+        item = self.item(value, path, _fields_of(RingGroup))
         members = item.get("members")
         listed: list[str] = []
         if not isinstance(members, list) or not 1 <= len(members) <= 50:
-            self.fail(f"{path}.members", "must list 1 to 50 extension numbers")
+            code = "MISSING_REQUIRED" if members is None else "WRONG_TYPE"
+            self.fail(code, f"{path}.members", "must list 1 to 50 extension numbers")
         else:
             for i, member in enumerate(members):
                 where = f"{path}.members[{i}]"
                 if not isinstance(member, str):
-                    self.fail(where, "must be an extension number in quotes")
+                    self.fail("WRONG_TYPE", where, "must be an extension number in quotes")
                 elif member in listed:
-                    self.fail(where, f"{member} is listed twice")
+                    self.fail("DUPLICATE", where, f"{member} is listed twice")
                 else:
                     listed.append(member)
                     self.pending.append((where, Destination("extension", member)))
-        return RingGroup(
-            key,
-            tuple(listed),
-            self.choice(item.get("strategy"), f"{path}.strategy",
-                        ("simultaneous", "sequential", "round_robin"), "simultaneous"),
-            self.number(item.get("timeout"), f"{path}.timeout", 30, 5, 300),
-            self.number(item.get("ring_turns"), f"{path}.ring_turns", 1, 1, 9),
-            self.destination(item.get("fallback"), f"{path}.fallback", HANGUP),
-            self.status(item.get("status"), f"{path}.status"),
-        )  # fmt: skip
+        return RingGroup(key, tuple(listed), **self.fields(RingGroup, item, path))
 
     def prompt(self, value: object, path: str, default: Prompt | None) -> Prompt:
         if value is None and default is not None:
             return default
         if isinstance(value, str):
             return Prompt(say=value)
-        item = self.mapping(value, path, ("say", "play", "voice", "language"))
-        say = self.text(item.get("say"), f"{path}.say") or None
-        play = self.text(item.get("play"), f"{path}.play") or None
-        if (say is None) == (play is None):
-            self.fail(path, "needs exactly one of say (text) or play (an audio URL)")
-        if play is not None and not re.match(r"https?://", play):
-            self.fail(f"{path}.play", "must be an http(s) URL")
-        return Prompt(
-            say, play, self.text(item.get("voice"), f"{path}.voice") or None,
-            self.text(item.get("language"), f"{path}.language") or None,
-        )  # fmt: skip
+        item = self.item(value, path, _fields_of(Prompt))
+        read = self.fields(Prompt, item, path)
+        read = {name: text or None for name, text in read.items()}
+        if (read["say"] is None) == (read["play"] is None):
+            self.fail(
+                "MISSING_REQUIRED", path, "needs exactly one of say (text) or play (an audio URL)"
+            )
+        if read["play"] is not None and not re.match(r"https?://", read["play"]):
+            self.fail("BAD_VALUE", f"{path}.play", "must be an http(s) URL")
+        return Prompt(**read)
 
-    def ivr_menu(self, key: str, value: Any, path: str) -> IvrMenu | None:
-        item = self.mapping(
-            value,
-            path,
-            ("prompt", "options", "timeout", "max_turns", "failover", "invalid_prompt",
-             "no_input_prompt", "status", "name"),
-        )  # fmt: skip
+    def ivr_menu(self, key: str, value: Any, path: str) -> IvrMenu:
+        item = self.item(value, path, _fields_of(IvrMenu))
         if "prompt" not in item:
-            self.fail(f"{path}.prompt", "is required")
+            self.fail("MISSING_REQUIRED", f"{path}.prompt", "is required")
         options: dict[str, Destination] = {}
         raw = self.mapping(item.get("options"), f"{path}.options", None)
         if not raw:
-            self.fail(f"{path}.options", "needs at least one option")
+            self.fail("MISSING_REQUIRED", f"{path}.options", "needs at least one option")
         for digits, target in raw.items():
             where = f"{path}.options.{digits}"
             if not isinstance(digits, str) or not _DIGITS.match(digits):
-                self.fail(where, "option keys are 1 to 10 of 0-9, * and # (quote them)")
+                self.fail(
+                    "BAD_VALUE", where, "option keys are 1 to 10 of 0-9, * and # (quote them)"
+                )
                 continue
             options[digits] = self.destination(target, where)
+        defaults = {spec.attr: spec.default for spec in _fields_of(IvrMenu)}
         return IvrMenu(
             key,
             self.prompt(item.get("prompt"), f"{path}.prompt", Prompt(say="")),
             MappingProxyType(options),
-            self.number(item.get("timeout"), f"{path}.timeout", 5, 1, 30),
-            self.number(item.get("max_turns"), f"{path}.max_turns", 3, 1, 9),
-            self.destination(item.get("failover"), f"{path}.failover", HANGUP),
-            self.prompt(item.get("invalid_prompt"), f"{path}.invalid_prompt",
-                        IvrMenu.__attrs_attrs__.invalid_prompt.default),
-            self.prompt(item.get("no_input_prompt"), f"{path}.no_input_prompt",
-                        IvrMenu.__attrs_attrs__.no_input_prompt.default),
-            self.status(item.get("status"), f"{path}.status"),
-        )  # fmt: skip
+            invalid_prompt=self.prompt(
+                item.get("invalid_prompt"), f"{path}.invalid_prompt", defaults["invalid_prompt"]
+            ),
+            no_input_prompt=self.prompt(
+                item.get("no_input_prompt"), f"{path}.no_input_prompt", defaults["no_input_prompt"]
+            ),
+            **self.fields(IvrMenu, item, path),
+        )
 
-    def weekly(self, value: object, path: str) -> dict[str, tuple[Any, ...]]:
-        days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        weekly: dict[str, tuple[Any, ...]] = {}
-        for day, ranges in self.mapping(value, path, days).items():
-            if day not in days:
+    def weekly(self, value: object, path: str) -> dict[str, tuple[TimeRange, ...]]:
+        weekly: dict[str, tuple[TimeRange, ...]] = {}
+        for day, ranges in self.mapping(value, path, WEEKDAYS).items():
+            if day not in WEEKDAYS:
                 continue  # reported by mapping()
-            try:
-                weekly[day] = parse_ranges(ranges, f"{path}.{day}")
-            except TimeRangeError as exc:
-                self.fail(exc.path, exc.problem)
+            weekly[day] = self.ranges(ranges, f"{path}.{day}")
         return weekly
 
-    def zone(self, value: object, path: str) -> str:
-        zone = self.text(value, path, self.default_timezone)
+    def ranges(self, value: object, path: str) -> tuple[TimeRange, ...]:
+        try:
+            return parse_ranges(value, path)
+        except TimeRangeError as exc:
+            self.issues.append(Issue(exc.code, "error", exc.problem, exc.path))
+            return ()
+
+    def zone(self, value: object, path: str, default: str) -> str:
+        zone = self.text(value, path, default, what="a time zone name such as Europe/London")
         if (problem := check_timezone(zone)) is not None:
-            self.fail(path, problem)
+            self.fail("BAD_TIMEZONE", path, problem)
             return "UTC"
-        return zone
+        return zone  # type: ignore[no-any-return]
 
     def date(self, value: object, path: str) -> dt.date | None:
         if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
@@ -585,57 +966,51 @@ class _Loader:
             return dt.date.fromisoformat(value) if isinstance(value, str) else None
         except ValueError:
             pass
-        self.fail(path, "must be a date, YYYY-MM-DD")
+        self.fail("BAD_VALUE", path, "must be a date, YYYY-MM-DD")
         return None
 
-    def hours(self, key: str, value: Any, path: str) -> BusinessHours | None:
-        item = self.mapping(
-            value, path, ("timezone", "schedule", "exceptions", "open", "closed", "status", "name")
-        )
-        exceptions: dict[dt.date, Any] = {}
-        listed = item.get("exceptions") or []
+    def exceptions(self, value: object, path: str) -> dict[dt.date, DateException]:
+        exceptions: dict[dt.date, DateException] = {}
+        listed = value or []
         if not isinstance(listed, list):
-            self.fail(f"{path}.exceptions", "must be a list")
+            self.fail("WRONG_TYPE", path, "must be a list")
             listed = []
         for i, entry in enumerate(listed):
-            where = f"{path}.exceptions[{i}]"
-            row = self.mapping(entry, where, ("date", "type", "hours", "name"))
+            where = f"{path}[{i}]"
+            row = self.item(entry, where, _EXCEPTION_FIELDS)
             day = self.date(row.get("date"), f"{where}.date")
-            kind: Literal["closed", "special_hours"] = self.choice(
-                row.get("type"), f"{where}.type", ("closed", "special_hours"), "closed"
-            )
-            ranges: tuple[Any, ...] = ()
-            if kind == "special_hours":
-                try:
-                    ranges = parse_ranges(row.get("hours"), f"{where}.hours")
-                except TimeRangeError as exc:
-                    self.fail(exc.path, exc.problem)
+            read = self.read(_EXCEPTION_FIELDS, row, where)
+            ranges: tuple[TimeRange, ...] = ()
+            if read["type"] == "special_hours":
+                ranges = self.ranges(row.get("hours"), f"{where}.hours")
             elif row.get("hours") is not None:
-                self.fail(f"{where}.hours", "only special_hours exceptions have hours")
+                self.fail("BAD_VALUE", f"{where}.hours", "only special_hours exceptions have hours")
             if day is None:
-                self.fail(f"{where}.date", "is required") if "date" not in row else None
+                if "date" not in row:
+                    self.fail("MISSING_REQUIRED", f"{where}.date", "is required")
             elif day in exceptions:
-                self.fail(f"{where}.date", f"{day} has two exceptions")
+                self.fail("DUPLICATE", f"{where}.date", f"{day} has two exceptions")
             else:
-                exceptions[day] = DateException(kind, ranges)
-        for required in ("open", "closed"):
-            if required not in item:
-                self.fail(f"{path}.{required}", "is required")
-        schedule = Schedule(
-            self.zone(item.get("timezone"), f"{path}.timezone"),
-            self.weekly(item.get("schedule"), f"{path}.schedule"),
-            exceptions,
-            active=self.status(item.get("status"), f"{path}.status"),
-        )
+                exceptions[day] = DateException(ranges=ranges, **read)
+        return exceptions
+
+    def hours(self, key: str, value: Any, path: str) -> BusinessHours:
+        item = self.item(value, path, _fields_of(BusinessHours))
+        read = self.fields(BusinessHours, item, path)
         return BusinessHours(
             key,
-            schedule,
-            self.destination(item.get("open"), f"{path}.open", HANGUP),
-            self.destination(item.get("closed"), f"{path}.closed", HANGUP),
+            timezone=self.zone(item.get("timezone"), f"{path}.timezone", self.default_timezone),
+            weekly=self.weekly(item.get("schedule"), f"{path}.schedule"),
+            exceptions=self.exceptions(item.get("exceptions"), f"{path}.exceptions"),
+            **read,
         )
 
     def assistant(self, key: str, value: Any, path: str) -> AIAssistant | None:
-        item = self.mapping(value, path, ("provider", "config", "status", "description"))
+        item = self.item(value, path, _ASSISTANT_FIELDS)
+        self.assistant_routing[key] = AssistantRouting(
+            transfer_targets=self.numbers(item.get("transfer_targets"), f"{path}.transfer_targets"),
+            **self.fields(AssistantRouting, item, path),
+        )
         try:
             return AIAssistant(
                 key,
@@ -647,120 +1022,93 @@ class _Loader:
             )
         except ProviderConfigError as exc:
             for field, problem in exc.problems.items():
-                self.fail(f"{path}.{field}", problem)
+                self.fail("INVALID_PROVIDER_CONFIG", f"{path}.{field}", problem)
             return None
 
-    def balancer(self, key: str, value: Any, path: str) -> AiLoadBalancer | None:
-        item = self.mapping(
-            value, path, ("strategy", "members", "follow_through", "fallback", "status", "name")
-        )
+    def numbers(self, value: object, path: str) -> tuple[str, ...]:
+        """A list of distinct E.164 numbers (an assistant's transfer targets)."""
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail("WRONG_TYPE", path, "must be a list of E.164 numbers")
+            return ()
+        numbers: list[str] = []
+        for i, number in enumerate(value):
+            where = f"{path}[{i}]"
+            if not isinstance(number, str) or not E164.match(number):
+                self.fail("BAD_VALUE", where, "must be an E.164 number such as +14155550100")
+            elif number in numbers:
+                self.fail("DUPLICATE", where, f"{number} is listed twice")
+            else:
+                numbers.append(number)
+        return tuple(numbers)
+
+    def balancer(self, key: str, value: Any, path: str) -> AiLoadBalancer:
+        item = self.item(value, path, _fields_of(AiLoadBalancer))
         members: list[LbMember] = []
         listed = item.get("members")
         if not isinstance(listed, list) or not listed:
-            self.fail(f"{path}.members", "must list at least one AI assistant")
+            code = "MISSING_REQUIRED" if listed is None else "WRONG_TYPE"
+            self.fail(code, f"{path}.members", "must list at least one AI assistant")
             listed = []
         for i, entry in enumerate(listed):
             where = f"{path}.members[{i}]"
             row = (
                 {"assistant": entry}
                 if isinstance(entry, str)
-                else self.mapping(entry, where, ("assistant", "priority", "weight"))
+                else self.item(entry, where, _fields_of(LbMember))
             )
-            name = self.text(row.get("assistant"), f"{where}.assistant")
-            if not name:
-                self.fail(where, "needs an assistant")
+            if not isinstance(row.get("assistant"), str) or not row["assistant"]:
+                self.fail("MISSING_REQUIRED", where, "needs an assistant")
                 continue
-            if any(m.assistant == name for m in members):
-                self.fail(where, f"{name} is listed twice")
-            self.pending.append((where, Destination("ai_assistant", name)))
-            members.append(
-                LbMember(
-                    name,
-                    self.number(row.get("priority"), f"{where}.priority", 1, 1, 100),
-                    self.number(row.get("weight"), f"{where}.weight", 1, 0, 100),
-                )
+            member = LbMember(**self.fields(LbMember, row, where))
+            if any(m.assistant == member.assistant for m in members):
+                self.fail("DUPLICATE", where, f"{member.assistant} is listed twice")
+            self.pending.append((where, Destination("ai_assistant", member.assistant)))
+            members.append(member)
+        read = self.fields(AiLoadBalancer, item, path)
+        if read["strategy"] == "percentage" and members and not any(m.weight for m in members):
+            self.fail(
+                "BAD_VALUE", f"{path}.members", "percentage needs a member with a weight above 0"
             )
-        strategy: Literal["round_robin", "priority", "percentage"] = self.choice(
-            item.get("strategy"), f"{path}.strategy", ("round_robin", "priority", "percentage"),
-            "round_robin",
-        )  # fmt: skip
-        if strategy == "percentage" and members and not any(m.weight for m in members):
-            self.fail(f"{path}.members", "percentage needs a member with a weight above 0")
-        return AiLoadBalancer(
-            key,
-            tuple(members),
-            strategy,
-            self.flag(item.get("follow_through"), f"{path}.follow_through", False),
-            self.destination(item.get("fallback"), f"{path}.fallback", HANGUP),
-            self.status(item.get("status"), f"{path}.status"),
-        )
+        return AiLoadBalancer(key, tuple(members), **read)
 
-    def conference(self, key: str, value: Any, path: str) -> ConferenceRoom | None:
-        item = self.mapping(
-            value,
-            path,
-            ("name", "max_participants", "muted", "beep", "hold_music", "start_on_enter",
-             "end_on_exit", "status"),
-        )  # fmt: skip
-        return ConferenceRoom(
-            key,
-            self.text(item.get("name"), f"{path}.name", key),
-            None if item.get("max_participants") is None
-            else self.number(item.get("max_participants"), f"{path}.max_participants", 25, 2, 250),
-            self.flag(item.get("muted"), f"{path}.muted", None),
-            self.flag(item.get("beep"), f"{path}.beep", None),
-            self.flag(item.get("hold_music"), f"{path}.hold_music", None),
-            self.flag(item.get("start_on_enter"), f"{path}.start_on_enter", None),
-            self.flag(item.get("end_on_exit"), f"{path}.end_on_exit", None),
-            self.status(item.get("status"), f"{path}.status"),
-        )  # fmt: skip
+    def conference(self, key: str, value: Any, path: str) -> ConferenceRoom:
+        item = self.item(value, path, _fields_of(ConferenceRoom))
+        read = self.fields(ConferenceRoom, item, path)
+        read["name"] = read["name"] or key
+        return ConferenceRoom(key, **read)
 
-    def campaign(self, key: str, value: Any, path: str) -> Campaign | None:
-        item = self.mapping(
-            value,
-            path,
-            ("destination", "caller_id", "metadata", "timezone", "schedule", "start_date",
-             "end_date", "status", "name"),
-        )  # fmt: skip
-        destination = self.destination(item.get("destination"), f"{path}.destination")
-        if destination.kind not in ("ai_assistant", "ai_load_balancer", "hangup"):
-            self.fail(f"{path}.destination", "must be an ai_assistant, ai_load_balancer or hangup")
+    def campaign(self, key: str, value: Any, path: str) -> Campaign:
+        item = self.item(value, path, _fields_of(Campaign))
+        read = self.fields(Campaign, item, path)
         metadata = self.mapping(item.get("metadata"), f"{path}.metadata", None)
         for name, problem in metadata_problems(metadata).items():
-            self.fail(f"{path}.metadata.{name}", problem)
-        if "caller_id" not in item:
-            self.fail(f"{path}.caller_id", "is required")
+            self.fail("BAD_METADATA", f"{path}.metadata.{name}", problem)
         start = self.date(item.get("start_date"), f"{path}.start_date")
         end = self.date(item.get("end_date"), f"{path}.end_date")
         if start is not None and end is not None and end < start:
-            self.fail(f"{path}.end_date", "is before start_date")
-        weekly = self.weekly(item.get("schedule"), f"{path}.schedule")
-        if "schedule" not in item:
-            weekly = dict.fromkeys(WEEKDAYS, (_ALL_DAY,))
-        zone = self.zone(item.get("timezone"), f"{path}.timezone")
-        if start is not None and end is not None and end < start:
-            end = None  # reported above
-        window = Window(Schedule(zone, weekly, {}), start, end)
+            self.fail("BAD_VALUE", f"{path}.end_date", "is before start_date")
+            end = None
         return Campaign(
             key,
-            destination,
-            self.text(item.get("caller_id"), f"{path}.caller_id", pattern=E164,
-                      what="an E.164 number such as +14155550100"),
-            window,
-            MappingProxyType(dict(metadata)),
-            self.choice(item.get("status"), f"{path}.status",
-                        ("draft", "active", "paused", "completed", "archived"), "draft"),
-        )  # fmt: skip
+            timezone=self.zone(item.get("timezone"), f"{path}.timezone", self.default_timezone),
+            metadata=MappingProxyType(dict(metadata)),
+            weekly=self.weekly(item.get("schedule"), f"{path}.schedule")
+            if "schedule" in item
+            else None,
+            start_date=start,
+            end_date=end,
+            **read,
+        )
 
     # -- whole-configuration checks --
 
     def check_references(self, sections: Mapping[str, Mapping[str, Any]]) -> None:
         for path, target in self.pending:
-            if target.kind == "hangup":
-                continue
-            section = SECTIONS[target.kind]
+            section = _SECTION_OF[target.kind]
             if target.id not in sections[section] and (section, target.id) not in self.invalid:
-                self.fail(path, f"{target} does not exist")
+                self.fail("DANGLING_DESTINATION", path, f"{target} does not exist")
             self.refs.setdefault((target.kind, target.id), []).append(path)
 
     def check_endless_chains(self, sections: Mapping[str, Mapping[str, Any]]) -> None:
@@ -792,7 +1140,11 @@ class _Loader:
             for path in _cycle(start, edges):
                 if path not in reported:
                     reported.add(path)
-                    self.fail(path, "is part of a loop of fallbacks that never ends the call")
+                    self.fail(
+                        "ENDLESS_LOOP",
+                        path,
+                        "is part of a loop of fallbacks that never ends the call",
+                    )
 
 
 def _cycle(

@@ -123,6 +123,8 @@ class DateException:
         validator=attrs.validators.in_(("closed", "special_hours"))
     )
     ranges: tuple[TimeRange, ...] = attrs.field(default=(), converter=_tuple_of_ranges)
+    #: A free label (the configuration's ``name``).
+    name: str = ""
 
     @ranges.validator
     def _check_ranges(
@@ -242,23 +244,16 @@ class Schedule:
         EDT, and is judged as 03:30. On a fall-back day (2026-11-01) 01:30 happens twice and
         both instants are 01:30: 01:00-02:00 is open two real hours.
         """
-        # `local`, inline for an instant in UTC (what routing passes), and the rest of what
-        # TimeRange.covers_same_day and covers_next_day do: routing runs this per call.
-        if at.__class__ is dt.datetime and at.tzinfo is dt.UTC:
-            local = at.astimezone(self.zone)
-        else:
-            local = self.local(at)
+        local = self.local(at)
         if not self.active:
             return False
         day, now = local.date(), local.time()
-        exception = self.exceptions.get(day) if self.exceptions else None
-        today = self._by_weekday[day.weekday()] if exception is None else exception.ranges
-        for r in today:
-            if r.start <= now and (r.end <= r.start or now < r.end):
-                return True
+        if any(r.covers_same_day(now) for r in self.ranges_on(day)):
+            return True
+        exception = self.exceptions.get(day)
         if (exception is not None and exception.type == "closed") or day == dt.date.min:
             return False
-        return any(r.end <= r.start and now < r.end for r in self.ranges_on(day - _ONE_DAY))
+        return any(r.covers_next_day(now) for r in self.ranges_on(day - _ONE_DAY))
 
 
 def _check_window_dates(

@@ -2,20 +2,18 @@
 
 The first request of a call is routed by its direction and number; every later step (IVR
 input, a dial result, the next AI assistant) comes back to the URL the router wrote into an
-``action``, carrying the call's state in one signed query parameter. The router keeps no
-per-call memory of its own: any process holding the same secret can continue any call.
-State shared across calls (round-robin cursors) goes through a `StateStore`.
+``action``, carrying the call's state (`CallbackState`) in one signed query parameter. The
+router keeps no per-call memory of its own: any process holding the same secret can continue
+any call. State shared across calls (round-robin cursors) goes through a `StateStore`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-import json.encoder
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -25,7 +23,6 @@ from cxml import (
     Conference,
     Connect,
     CxmlError,
-    CxmlValueError,
     Dial,
     Gather,
     Hangup,
@@ -35,18 +32,27 @@ from cxml import (
     Response,
     Say,
     Sip,
+    replace,
 )
-from cxml._kinds import check_xml_text
-from cxml._model import response_of, with_action
 from providers import (
     AIAssistant,
     AssistantUnavailableError,
     MediaBridge,
-    Provider,
     SignatureError,
+    Signer,
 )
-from providers._signing import Signer
 
+from ._callback import (
+    AiStream,
+    BalancerPick,
+    CallbackState,
+    CallbackStateError,
+    MenuTurn,
+    RingAttempt,
+    Step,
+    decode,
+    encode,
+)
 from ._config import (
     EXTENSION,
     AiLoadBalancer,
@@ -67,18 +73,17 @@ STATE_PARAMETER: Final = "cxmlflow"
 #: How many automatic steps (business hours, forwards, fallbacks) one request may take.
 MAX_STEPS: Final = 16
 _CONNECTED: Final = frozenset({"completed", "answered"})
-#: A run of base64url characters, a dot and 43 more: where a token of ours (base64url JSON,
-#: ".", a base64url HMAC-SHA256) may be in a URL. Tried at the start of every run (a
-#: lookahead: runs may overlap, "name.token.mac") and possessive, so a scan is linear.
-_TOKEN_RUN: Final = re.compile(r"(?<![A-Za-z0-9_-])(?=([A-Za-z0-9_-]++)\.([A-Za-z0-9_-]{43}))")
-#: The base64url of '{"', which starts every token's payload.
+_FAILED: Final = frozenset({"busy", "no-answer", "failed", "canceled"})
+_INTERNAL: Final = frozenset({"subscriber", "application"})
+#: Where a token of ours (base64url, ".", base64url) may sit in a URL: a run of those
+#: characters, from where its payload starts. The payload is a JSON object, '{"' and a
+#: letter, which base64url writes "eyJ".
+_TOKEN_CHARS: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _TOKEN_HEAD: Final = re.compile("eyJ")
 #: A damaged callback is a mishap, not an attack (a forger gains nothing over sending a first
 #: request): a bounded search finds a token that a single damaged character moved.
-_TOKEN_RUNS_CHECKED: Final = 8
-_TOKEN_STARTS_CHECKED: Final = 4
-_FAILED: Final = frozenset({"busy", "no-answer", "failed", "canceled"})
-_INTERNAL: Final = frozenset({"subscriber", "application"})
+_RUNS_CHECKED: Final = 8
+_HEADS_CHECKED: Final = 4
 
 
 @attrs.frozen
@@ -104,76 +109,23 @@ class _StopError(Exception):
         self.message = message
 
 
+@attrs.frozen
 class _Call:
     """One request being routed: what routing needs besides the PBX.
 
-    The router's clock is read once per request, when first needed: business hours, the
-    expiry of the state it signs and the bridge tickets it dates all see the same instant.
+    ``now`` is the router's clock, read once per request: business hours, the expiry of the
+    state it signs and the bridge tickets it dates all see the same instant. ``metadata``
+    follows a campaign call to its assistants.
     """
 
-    __slots__ = ("_clock", "_now", "_timestamp", "metadata", "request")
+    request: CallRequest
+    now: dt.datetime
+    metadata: Mapping[str, object] | None = None
 
-    def __init__(
-        self,
-        request: CallRequest,
-        clock: Callable[[], dt.datetime],
-        metadata: Mapping[str, object] | None = None,
-    ) -> None:
-        self.request = request
-        self.metadata = metadata
-        self._clock = clock
-        self._now: dt.datetime | None = None
-        self._timestamp: float | None = None
-
-    def now(self) -> dt.datetime:
-        now = self._now
-        if now is None:
-            now = self._now = self._clock()
-        return now
-
+    @property
     def timestamp(self) -> float:
         """`now` as POSIX time (signatures' expiry, tickets)."""
-        stamp = self._timestamp
-        if stamp is None:
-            stamp = self._timestamp = self.now().timestamp()
-        return stamp
-
-    def with_metadata(self, metadata: Mapping[str, object]) -> _Call:
-        call = _Call(self.request, self._clock, metadata)
-        call._now, call._timestamp = self._now, self._timestamp
-        return call
-
-
-#: A JSON string literal for any str (json's own escaping, ASCII only).
-_js: Final[Callable[[str], str]] = json.encoder.encode_basestring_ascii
-_JSON_BOOL: Final = {True: "true", False: "false"}
-_METADATA_JSON: Final = json.JSONEncoder(separators=(",", ":"))
-
-
-#: Which notice an IVR menu's Gather says before its prompt: none, invalid input, no input.
-_FIRST, _INVALID, _NO_INPUT = 0, 1, 2
-
-
-@attrs.frozen
-class _MenuParts:
-    """An IVR menu's Gathers without their action, by notice (`_FIRST`...): fixed by the
-    menu, so made once; each call adds its own signed action (`with_action`)."""
-
-    id_json: str
-    gathers: tuple[Gather, Gather, Gather]
-
-
-@attrs.frozen
-class _BalancerParts:
-    """What picking a member of an AI load balancer needs, fixed by the configuration."""
-
-    id_json: str
-    cursor_key: str
-    #: The members that can be picked (active; weight above 0 for percentage), in the order
-    #: picking walks them (by priority, stably, for priority).
-    candidates: tuple[LbMember, ...]
-    #: Every member's assistant in listed order: where a call's round-robin failover goes on.
-    listed: tuple[str, ...]
+        return self.now.timestamp()
 
 
 class Router:
@@ -206,22 +158,11 @@ class Router:
         self.base_url = base_url
         # Tokens are base64url and ".", safe in a query as they are.
         self._callback_prefix = f"{base_url}{'&' if parts.query else '?'}{STATE_PARAMETER}="
-        # A callback URL is this prefix and a token (base64url and "."): when the prefix is
-        # XML text, so is every callback URL, and verbs need not check each one again.
-        try:
-            self._prefix_checked = check_xml_text(self._callback_prefix, "base_url") is not None
-        except CxmlValueError:
-            self._prefix_checked = False  # each action is then checked, and refused
         self.store: StateStore = store if store is not None else MemoryStore()
         self.clock = clock or _utc_now
         self.bridge = bridge
         self.state_ttl = state_ttl
         self.messages = messages
-        # Parts of the configuration made once (nodes are immutable, so shared), each kept
-        # with the Pbx and object it was made from.
-        self._menu_parts: dict[str, tuple[Pbx, IvrMenu, _MenuParts]] = {}
-        self._balancer_parts: dict[str, tuple[Pbx, AiLoadBalancer, _BalancerParts]] = {}
-        self._static_verbs: dict[str, tuple[AIAssistant, Provider, Dial | Connect]] = {}
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
@@ -234,14 +175,11 @@ class Router:
         Never raises for a bad request: unknown numbers, inactive targets and tampered,
         expired or foreign callbacks get a spoken error and a hangup.
         """
-        call = _Call(request, self.clock)
+        call = _Call(request, self.clock())
         try:
-            if request.url is None and request.digits is None and request.dial_call_status is None:
-                return response_of(self._first(call))  # `_state`'s answer, without the call
             state = self._state(call)
-            if state is None:
-                return response_of(self._first(call))
-            return response_of(self._resume(call, state))
+            verbs = self._first(call) if state is None else self._resume(call, state)
+            return Response(verbs)
         except _StopError as stop:
             return self._goodbye(stop.message)
         except CxmlError:
@@ -262,7 +200,7 @@ class Router:
         campaign = self.pbx.campaigns.get(campaign_id)
         if campaign is None:
             raise KeyError(f"no campaign {campaign_id!r}")
-        call = _Call(request, self.clock, {**campaign.metadata, **(metadata or {})})
+        call = _Call(request, self.clock(), {**campaign.metadata, **(metadata or {})})
         try:
             return Response(self._route(campaign.destination, call, 0))
         except _StopError as stop:
@@ -312,14 +250,17 @@ class Router:
         hours = self.pbx.business_hours.get(ident)
         if hours is None:
             raise _StopError(self.messages.unavailable)
-        nxt = hours.open if hours.schedule.is_open(call.now()) else hours.closed
+        nxt = hours.open if hours.schedule.is_open(call.now) else hours.closed
         return self._route(nxt, call, steps + 1)
 
     def _to_ai_assistant(self, ident: str, call: _Call, steps: int) -> list[Node]:
         assistant = self.pbx.ai_assistants.get(ident)
         if assistant is None or not assistant.active:
             raise _StopError(self.messages.unavailable)
-        return [self._assistant_verb(assistant, call, None)]
+        try:
+            return [self._verb(assistant, call)]
+        except AssistantUnavailableError:
+            raise _StopError(self.messages.unavailable) from None
 
     def _to_ai_load_balancer(self, ident: str, call: _Call, steps: int) -> list[Node]:
         balancer = self.pbx.ai_load_balancers.get(ident)
@@ -404,9 +345,7 @@ class Router:
             if group.strategy == "round_robin":
                 start = self._cursor(f"ring_group:{group.id}:cursor") % len(members)
         ringing = members if simultaneous else [members[(start + attempt) % len(members)]]
-        action = self._callback(
-            call, f'"k":"ring","g":{_js(group.id)},"a":{attempt:d},"s":{start:d}'
-        )
+        action = self._callback(call, RingAttempt(group.id, attempt, start))
         return [Dial([self._target(m) for m in ringing], timeout=group.timeout, action=action)]
 
     # --- IVR menus ------------------------------------------------------------------------
@@ -417,40 +356,20 @@ class Router:
             raise _StopError(self.messages.unavailable)
         return menu
 
-    def _menu(self, menu: IvrMenu, call: _Call, turn: int, notice: int = _FIRST) -> list[Node]:
+    def _menu(
+        self, menu: IvrMenu, call: _Call, turn: int, notice: Prompt | None = None
+    ) -> list[Node]:
         """The menu's Gather for ``turn``, after ``notice`` (why it is replayed)."""
-        cached = self._menu_parts.get(menu.id)
-        if cached is not None and cached[0] is self.pbx and cached[1] is menu:
-            parts = cached[2]
-        else:
-            parts = self._parts(menu)
-        action = self._callback(call, f'"k":"ivr","m":{parts.id_json},"t":{turn:d}')
-        return [with_action(parts.gathers[notice], action, checked=self._prefix_checked)]
-
-    def _parts(self, menu: IvrMenu) -> _MenuParts:
-        """The menu's fixed parts, made on its first call (`_menu` looks them up; nodes are
-        immutable, so they are shared)."""
         lengths = {len(digits) for digits in menu.options}
-        num_digits = lengths.pop() if len(lengths) == 1 else None
-        prompt = self._prompts(menu.prompt)
-
-        def gather(notice: Prompt | None) -> Gather:
-            return Gather(
-                (*self._prompts(notice), *prompt),
-                action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
-                num_digits=num_digits,
-                timeout=menu.timeout,
-            )
-
-        gathers = (gather(None), gather(menu.invalid_prompt), gather(menu.no_input_prompt))
-        parts = _MenuParts(id_json=_js(menu.id), gathers=gathers)
-        self._menu_parts[menu.id] = (self.pbx, menu, parts)
-        return parts
-
-    @classmethod
-    def _prompts(cls, prompt: Prompt | None) -> tuple[Node, ...]:
-        node = None if prompt is None else cls._prompt(prompt)
-        return () if node is None else (node,)
+        prompts = (self._prompt(p) for p in (notice, menu.prompt) if p is not None)
+        gather = Gather(
+            [node for node in prompts if node is not None],
+            action=self._callback(call, MenuTurn(menu.id, turn)),
+            action_on_empty_result=True,  # OPBX's dead "no input" branch (D1) lives again
+            num_digits=lengths.pop() if len(lengths) == 1 else None,
+            timeout=menu.timeout,
+        )
+        return [gather]
 
     @staticmethod
     def _prompt(prompt: Prompt) -> Node | None:
@@ -460,87 +379,56 @@ class Router:
             return Say(prompt.say, voice=prompt.voice, language=prompt.language)
         return None
 
+    def _ivr_input(self, menu: IvrMenu, call: _Call, turn: int) -> list[Node]:
+        digits = (call.request.digits or "").strip()
+        target = menu.options.get(digits)
+        if target is not None:
+            return self._route(target, call, 0)
+        if turn + 1 >= menu.max_turns:
+            return self._route(menu.failover, call, 1)
+        notice = menu.invalid_prompt if digits else menu.no_input_prompt
+        return self._menu(menu, call, turn + 1, notice)
+
     # --- AI assistants and load balancers -------------------------------------------------
 
-    def _verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Dial | Connect:
+    def _verb(self, assistant: AIAssistant, call: _Call) -> Dial | Connect:
         """The assistant's verb; AssistantUnavailableError if it cannot take the call."""
-        if action is None and not call.metadata:
-            # A SIP assistant's verb without metadata or action depends on its settings
-            # only: made once (per provider definition: the registry may replace one).
-            definition = assistant.definition
-            cached = self._static_verbs.get(assistant.name)
-            if cached is not None and cached[0] is assistant and cached[1] is definition:
-                return cached[2]
-            if definition.protocol in ("sip", "sip_bot"):
-                verb = assistant.verb(call.request)
-                self._static_verbs[assistant.name] = (assistant, definition, verb)
-                return verb
         return assistant.verb(
-            call.request,
-            metadata=call.metadata,
-            action=action,
-            bridge=self.bridge,
-            now=call.timestamp(),
+            call.request, metadata=call.metadata, bridge=self.bridge, now=call.timestamp
         )
-
-    def _assistant_verb(self, assistant: AIAssistant, call: _Call, action: str | None) -> Node:
-        try:
-            return self._verb(assistant, call, action)
-        except AssistantUnavailableError:
-            raise _StopError(self.messages.unavailable) from None
 
     def _balance(
         self, balancer: AiLoadBalancer, call: _Call, tried: tuple[str, ...], steps: int
     ) -> list[Node]:
         """The next member of ``balancer`` not yet tried on this call, or its fallback."""
-        cached = self._balancer_parts.get(balancer.id)
-        if cached is not None and cached[0] is self.pbx and cached[1] is balancer:
-            parts = cached[2]
-        else:
-            parts = self._balancer(balancer)
         tried_now = list(tried)
-        while True:
-            name = self._pick(balancer, parts, tried_now)
-            if name is None:
-                # The fallback is routed without follow-through, so it cannot loop back here.
-                return self._fallback(balancer.fallback, call, steps)
+        while (name := self._pick(balancer, tried_now)) is not None:
             try:
-                verb = self._verb(self.pbx.ai_assistants[name], call, None)
+                verb = self._verb(self.pbx.ai_assistants[name], call)
             except AssistantUnavailableError:
                 tried_now.append(name)  # e.g. needs a bridge this router has not got
                 continue
             if not balancer.follow_through:
                 return [verb]
             # SIP assistants are dialled (<Dial>), the others streamed to (<Connect>).
-            stream = _JSON_BOOL[not isinstance(verb, Dial)]
-            tried_json = ",".join(map(_js, (*tried_now, name))) if tried_now else _js(name)
-            state = f'"k":"alb","b":{parts.id_json},"tried":[{tried_json}],"v":{stream}'
-            action = self._callback(call, state)
-            return [with_action(verb, action, checked=self._prefix_checked)]
+            pick = BalancerPick(balancer.id, (*tried_now, name), not isinstance(verb, Dial))
+            return [replace(verb, action=self._callback(call, pick))]
+        # The fallback is routed without follow-through, so it cannot loop back here.
+        return self._fallback(balancer.fallback, call, steps)
 
-    def _balancer(self, balancer: AiLoadBalancer) -> _BalancerParts:
-        """The balancer's fixed parts, made on its first call (`_balance` looks them up)."""
+    def _candidates(self, balancer: AiLoadBalancer) -> list[LbMember]:
+        """The members that can be picked (active; weight above 0 for percentage), in the
+        order picking walks them (by priority, stably, for priority)."""
         assistants = self.pbx.ai_assistants
         candidates = [m for m in balancer.members if assistants[m.assistant].active]
         if balancer.strategy == "priority":
             candidates.sort(key=lambda m: m.priority)  # stable: ties keep their order
         elif balancer.strategy == "percentage":
             candidates = [m for m in candidates if m.weight > 0]
-        parts = _BalancerParts(
-            id_json=_js(balancer.id),
-            cursor_key=f"ai_load_balancer:{balancer.id}:cursor",
-            candidates=tuple(candidates),
-            listed=tuple(m.assistant for m in balancer.members),
-        )
-        self._balancer_parts[balancer.id] = (self.pbx, balancer, parts)
-        return parts
+        return candidates
 
-    def _pick(
-        self, balancer: AiLoadBalancer, parts: _BalancerParts, tried: list[str]
-    ) -> str | None:
-        candidates = parts.candidates
-        if tried:
-            candidates = tuple(m for m in candidates if m.assistant not in tried)
+    def _pick(self, balancer: AiLoadBalancer, tried: list[str]) -> str | None:
+        candidates = [m for m in self._candidates(balancer) if m.assistant not in tried]
         if not candidates:
             return None
         if balancer.strategy == "priority":
@@ -548,12 +436,12 @@ class Router:
         if balancer.strategy == "round_robin" and tried:
             # A call's later picks go on in listed order from the member it started at: only
             # its first pick takes a turn, so failovers never skew the rotation across calls.
-            names = parts.listed
+            names = [m.assistant for m in balancer.members]
             if tried[-1] in names:
                 left = {m.assistant for m in candidates}
                 start = names.index(tried[-1]) + 1
                 return next(n for n in names[start:] + names[:start] if n in left)
-        turn = self._cursor(parts.cursor_key)
+        turn = self._cursor(f"ai_load_balancer:{balancer.id}:cursor")
         if balancer.strategy == "round_robin":
             return candidates[turn % len(candidates)].assistant
         # percentage: walk the weights cyclically, so shares are exact over every cycle
@@ -576,34 +464,26 @@ class Router:
 
     # --- callbacks ------------------------------------------------------------------------
 
-    def _callback(self, call: _Call, state: str) -> str:
-        """The action URL that brings the call back with ``state``, bound to this call's sid.
-
-        ``state`` is the JSON text of the state's members (`Signer.sign_members`): each
-        payload has a fixed shape, and writing it here costs a fraction of a JSON encoder's
-        round trip. Every string in it is written by ``_js``.
-        """
-        state += ',"c":' + _js(call.request.call_sid or "")
-        if call.metadata:
-            state += ',"md":' + _METADATA_JSON.encode(dict(call.metadata))
-        token = self._signer.sign_members(state, ttl=self.state_ttl, now=call.timestamp())
+    def _callback(self, call: _Call, step: Step) -> str:
+        """The action URL that brings the call back at ``step``, bound to this call's sid."""
+        state = CallbackState(call.request.call_sid or "", step, call.metadata)
+        token = self._signer.sign(encode(state), ttl=self.state_ttl, now=call.timestamp)
         return self._callback_prefix + token
 
-    def _state(self, call: _Call) -> dict[str, Any] | None:
+    def _state(self, call: _Call) -> CallbackState | None:
         """The signed state of a callback URL; None for a call's first request."""
         request = call.request
-        values = None
-        if request.url is not None:
-            values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER)
+        values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER) if request.url else None
         if not values:
             if self._lost_state(request):
                 raise _StopError(self.messages.cannot_continue)
             return None
         try:
-            state = self._signer.verify(values[-1], now=call.timestamp())
-        except SignatureError:
+            state = decode(self._signer.verify(values[-1], now=call.timestamp))
+        except (SignatureError, CallbackStateError):
+            # A signed state of a shape this router never writes was tampered with too.
             raise _StopError(self.messages.cannot_continue) from None
-        if state.get("c") != (request.call_sid or ""):
+        if state.call_sid != (request.call_sid or ""):
             raise _StopError(self.messages.cannot_continue)  # another call's callback
         return state
 
@@ -616,54 +496,49 @@ class Router:
         """
         if request.digits is not None or request.dial_call_status is not None:
             return True
-        if not request.url:  # a first request without a URL: nothing to search
+        if not request.url or not _TOKEN_HEAD.search(request.url):
+            return False  # most first requests: nothing that could be a token
+        runs = (run.group() for run in _TOKEN_CHARS.finditer(request.url))
+        candidates = (
+            run[head.start() :]
+            for run in itertools.islice((r for r in runs if _TOKEN_HEAD.search(r)), _RUNS_CHECKED)
+            for head in itertools.islice(_TOKEN_HEAD.finditer(run), _HEADS_CHECKED)
+        )
+        return any(self._signed_here(token) for token in candidates)
+
+    def _signed_here(self, token: str) -> bool:
+        """Whether this router's secret signed ``token``, expired or not."""
+        try:
+            self._signer.verify(token, now=0)
+        except SignatureError:
             return False
-        runs = itertools.islice(_TOKEN_RUN.finditer(request.url), _TOKEN_RUNS_CHECKED)
-        for run in runs:
-            head, mac = run.group(1), run.group(2)
-            starts = itertools.islice(_TOKEN_HEAD.finditer(head), _TOKEN_STARTS_CHECKED)
-            for start in starts:
-                try:
-                    self._signer.verify(f"{head[start.start() :]}.{mac}", now=0)
-                except SignatureError:
-                    continue
-                return True  # signed by us, expired or not
-        return False
+        return True
 
-    def _resume(self, call: _Call, state: dict[str, Any]) -> list[Node]:
-        metadata = state.get("md")
-        if isinstance(metadata, dict):
-            call = call.with_metadata(metadata)
-        kind = state.get("k")
-        if kind == "ivr":
-            return self._ivr_input(self._ivr(str(state["m"])), call, int(state["t"]))
-        connected = call.request.dial_call_status in _CONNECTED
-        if kind == "ring":
-            if connected:
-                return [Hangup()]
-            group = self._group(str(state["g"]))
-            return self._ring(group, call, int(state["a"]) + 1, int(state["s"]), 0)
-        if kind == "alb":
-            # A stream's action is requested when the conversation ends: only an explicit
-            # failure moves on, not a status the platform left out.
-            failed = call.request.dial_call_status or call.request.call_status
-            if connected or (state.get("v") and failed not in _FAILED):
-                return [Hangup()]
-            balancer = self.pbx.ai_load_balancers.get(str(state["b"]))
-            if balancer is None:
-                raise _StopError(self.messages.unavailable)
-            tried = tuple(str(name) for name in state["tried"])
-            return self._balance(balancer, call, tried, 0)
-        raise _StopError(self.messages.cannot_continue)
-
-    def _ivr_input(self, menu: IvrMenu, call: _Call, turn: int) -> list[Node]:
-        digits = (call.request.digits or "").strip()
-        target = menu.options.get(digits)
-        if target is not None:
-            return self._route(target, call, 0)
-        if turn + 1 >= menu.max_turns:
-            return self._route(menu.failover, call, 1)
-        return self._menu(menu, call, turn + 1, _INVALID if digits else _NO_INPUT)
+    def _resume(self, call: _Call, state: CallbackState) -> list[Node]:
+        if state.metadata:
+            call = attrs.evolve(call, metadata=state.metadata)
+        status = call.request.dial_call_status
+        match state.step:
+            case MenuTurn(menu=menu, turn=turn):
+                return self._ivr_input(self._ivr(menu), call, turn)
+            case RingAttempt(group=group, attempt=attempt, start=start):
+                if status in _CONNECTED:
+                    return [Hangup()]
+                return self._ring(self._group(group), call, attempt + 1, start, 0)
+            case BalancerPick(balancer=ident, tried=tried, streamed=streamed):
+                # A stream's action is requested when the conversation ends: only an explicit
+                # failure moves on, not a status the platform left out.
+                failed = status or call.request.call_status
+                if status in _CONNECTED or (streamed and failed not in _FAILED):
+                    return [Hangup()]
+                balancer = self.pbx.ai_load_balancers.get(ident)
+                if balancer is None:
+                    raise _StopError(self.messages.unavailable)
+                return self._balance(balancer, call, tried, 0)
+            case AiStream():
+                # Not written yet: the AI <Connect> action (the live-call issue) answers it.
+                raise _StopError(self.messages.cannot_continue)
+        raise AssertionError(f"unreachable: {state.step!r}")
 
     def _goodbye(self, message: str) -> Response:
         return Response([Say(message), Hangup()])

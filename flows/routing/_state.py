@@ -1,17 +1,17 @@
-"""State shared across calls: round-robin cursors, assistants already tried, sessions.
+"""State shared across calls and processes: round-robin cursors, conversation sessions.
 
 Per-call state travels in signed callback URLs; what several calls (and several processes)
 share goes through a `StateStore`. `MemoryStore` serves one process; `RedisStore` serves a
 backend running many. Both behave the same way, Redis's way:
 
-- ``incr`` counts from 1 (a missing key is 0); ``add``/``members`` are sets of strings;
-  ``get``/``set``/``delete`` are strings. A missing key reads as 0, the empty set or None.
-- ``ttl`` (seconds, > 0) restarts the key's lifetime at every write that passes it, so a cursor
-  or a call's tried-set lives while it is used. A write without ``ttl`` keeps the key's current
-  expiry (none for a new key), except ``set``, which replaces value and expiry, like Redis SET.
-- Using a key as the wrong kind (``incr`` on a set or on a non-integer string) and any failure of
-  the store itself raise `StateStoreError` (code ``STATE_STORE_ERROR``), never a driver error:
-  callers fall back (a random pick instead of the round-robin turn) with one except clause.
+- ``incr`` counts from 1 (a missing key is 0); ``get``/``set``/``delete`` are strings (a
+  counter reads as its decimal text). A missing key reads as 0 or None.
+- ``ttl`` (seconds, > 0) restarts the key's lifetime at every write that passes it, so a key
+  lives while it is used. ``incr`` without ``ttl`` keeps the key's current expiry (none for a
+  new key); ``set`` replaces value and expiry, like Redis SET.
+- ``incr`` on a string that is not a 64-bit integer, and any failure of the store itself, raise
+  `StateStoreError` (code ``STATE_STORE_ERROR``), never a driver error: callers fall back (the
+  router takes turn 0 instead of the round-robin turn) with one except clause.
 
 redis-py is needed only by `RedisStore` and imported when one is made.
 """
@@ -57,14 +57,6 @@ class StateStore(Protocol):
         """Add one to the counter ``key`` atomically and return the new value (first call: 1)."""
         ...
 
-    def add(self, key: str, member: str, *, ttl: float | None = None) -> None:
-        """Add ``member`` to the set ``key``."""
-        ...
-
-    def members(self, key: str) -> frozenset[str]:
-        """The members of the set ``key`` (empty if there is none)."""
-        ...
-
     def get(self, key: str) -> str | None:
         """The string ``key`` (a counter reads as its decimal text), or None."""
         ...
@@ -74,7 +66,7 @@ class StateStore(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` of whatever kind; a missing key is not an error."""
+        """Remove ``key``; a missing key is not an error."""
         ...
 
 
@@ -83,18 +75,14 @@ def _check_ttl(ttl: float | None) -> None:
         raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
 
 
-def _wrong_kind(key: str) -> StateStoreError:
-    return StateStoreError(f"state key {key!r} holds another kind of value")
-
-
 def _not_integer(key: str) -> StateStoreError:
     return StateStoreError(f"state key {key!r} does not hold a 64-bit integer")
 
 
 @attrs.define
 class _Entry:
-    #: A counter that ``incr`` wrote is kept as an int (read back as its decimal text).
-    value: str | int | set[str]
+    #: A counter ``incr`` wrote stays an int (it reads as its decimal text).
+    value: str | int
     expires: float | None = None
 
 
@@ -128,72 +116,33 @@ class MemoryStore:
             self._sweep(now)
 
     def _sweep(self, now: float) -> None:
-        # Per-call keys (tried assistants) are written once and never read again.
+        # Keys that expire may never be read again (a conversation nobody continues).
         for key in [k for k, e in self._data.items() if e.expires is not None]:
             self._live(key, now)
 
     def incr(self, key: str, *, ttl: float | None = None) -> int:
-        if ttl is not None:
-            _check_ttl(ttl)
-        with self._lock:
-            # _live and _wrote, inline, and the clock read only where a time is needed: this
-            # is the round-robin hot path, whose counters never expire.
-            entry = self._data.get(key)
-            if entry is not None and entry.expires is not None and entry.expires <= self._clock():
-                entry = None
-            if entry is None:
-                entry = self._data[key] = _Entry(0)
-            value = entry.value
-            if type(value) is int:  # a counter incr wrote: already a valid 64-bit integer
-                count = value + 1
-            elif isinstance(value, str):
-                if not _INTEGER.fullmatch(value) or int(value) < _INT64_MIN:
-                    raise _not_integer(key)
-                count = int(value) + 1
-            else:
-                raise _wrong_kind(key)
-            if count > _INT64_MAX:  # Redis counters are 64-bit; stay interchangeable
-                raise StateStoreError(f"state counter {key!r} would overflow")
-            entry.value = count
-            if ttl is not None:
-                entry.expires = self._clock() + ttl
-            self._writes += 1
-            if self._writes % _SWEEP_EVERY == 0:
-                self._sweep(self._clock())
-            return count
-
-    def add(self, key: str, member: str, *, ttl: float | None = None) -> None:
         _check_ttl(ttl)
         with self._lock:
             now = self._clock()
             entry = self._live(key, now)
             if entry is None:
-                entry = self._data[key] = _Entry(set())
-            if not isinstance(entry.value, set):
-                raise _wrong_kind(key)
-            entry.value.add(member)
+                entry = self._data[key] = _Entry(0)
+            value = entry.value
+            if isinstance(value, str):  # set wrote it: count on only from what INCR accepts
+                if not _INTEGER.fullmatch(value) or int(value) < _INT64_MIN:
+                    raise _not_integer(key)
+                value = int(value)
+            count = value + 1
+            if count > _INT64_MAX:  # Redis counters are 64-bit; stay interchangeable
+                raise StateStoreError(f"state counter {key!r} would overflow")
+            entry.value = count
             self._wrote(entry, now, ttl)
-
-    def members(self, key: str) -> frozenset[str]:
-        with self._lock:
-            entry = self._live(key, self._clock())
-            if entry is None:
-                return frozenset()
-            if not isinstance(entry.value, set):
-                raise _wrong_kind(key)
-            return frozenset(entry.value)
+            return count
 
     def get(self, key: str) -> str | None:
         with self._lock:
             entry = self._live(key, self._clock())
-            if entry is None:
-                return None
-            value = entry.value
-            if type(value) is int:
-                return str(value)
-            if not isinstance(value, str):
-                raise _wrong_kind(key)
-            return value
+            return None if entry is None else str(entry.value)
 
     def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
         _check_ttl(ttl)
@@ -219,9 +168,9 @@ def _milliseconds(ttl: float) -> int:
 class RedisStore:
     """A `StateStore` on Redis, shared by every process using the same server and ``prefix``.
 
-    Counters are INCR, sets SADD/SMEMBERS, strings GET/SET PX, all under ``prefix + key``. A
-    write with a ``ttl`` runs in one MULTI/EXEC transaction with its PEXPIRE, so no key is
-    ever left without the expiry it was given (a process dying in between cannot leak it).
+    Counters are INCR, strings GET/SET PX, all under ``prefix + key``. An ``incr`` with a
+    ``ttl`` runs in one MULTI/EXEC transaction with its PEXPIRE, so no key is ever left
+    without the expiry it was given (a process dying in between cannot leak it).
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "cxmlflow:") -> None:
@@ -254,18 +203,12 @@ class RedisStore:
         try:
             yield
         except self._driver_error as exc:
-            if "WRONGTYPE" in str(exc):
-                raise _wrong_kind(key) from exc
+            if "WRONGTYPE" in str(exc):  # written by something else sharing the server
+                raise StateStoreError(f"state key {key!r} holds another kind of value") from exc
             if "not an integer" in str(exc):
                 raise _not_integer(key) from exc
             message = f"state store {operation} of {key!r} failed: {type(exc).__name__}: {exc}"
             raise StateStoreError(message) from exc
-
-    def _with_ttl(self, command: Callable[[Any], object], name: str, ttl: float) -> Any:
-        pipe = self.client.pipeline(transaction=True)
-        command(pipe)
-        pipe.pexpire(name, _milliseconds(ttl))
-        return pipe.execute()[0]
 
     def incr(self, key: str, *, ttl: float | None = None) -> int:
         _check_ttl(ttl)
@@ -273,21 +216,10 @@ class RedisStore:
         with self._guard("incr", key):
             if ttl is None:
                 return int(self.client.incr(name))
-            return int(self._with_ttl(lambda pipe: pipe.incr(name), name, ttl))
-
-    def add(self, key: str, member: str, *, ttl: float | None = None) -> None:
-        _check_ttl(ttl)
-        name = self.prefix + key
-        with self._guard("add", key):
-            if ttl is None:
-                self.client.sadd(name, member)
-            else:
-                self._with_ttl(lambda pipe: pipe.sadd(name, member), name, ttl)
-
-    def members(self, key: str) -> frozenset[str]:
-        with self._guard("members", key):
-            found: set[bytes | str] = self.client.smembers(self.prefix + key)
-            return frozenset(_text(m) for m in found)
+            pipe = self.client.pipeline(transaction=True)
+            pipe.incr(name)
+            pipe.pexpire(name, _milliseconds(ttl))
+            return int(pipe.execute()[0])
 
     def get(self, key: str) -> str | None:
         with self._guard("get", key):

@@ -43,14 +43,11 @@ An engine served in process, with the platform played by hand:
 
 from __future__ import annotations
 
-from .bridge import (
-    Connection,
-    InProcessConnector,
-    ProviderBridge,
-    StreamServer,
-    VirtualClock,
-    connect_websocket,
-)
+from ._in_process import InProcessConnector
+from ._outcome import Outcome, OutcomeError
+from ._playout import VirtualClock
+from ._session import StreamResult
+from ._websocket import connect_websocket
 from .codecs import (
     Codec,
     alaw_from_pcm,
@@ -79,21 +76,25 @@ from .protocols import (
     SmartPbxClient,
     SmartPbxEndpoint,
     StreamProtocol,
+    Unknown,
 )
+from .provider_bridge import ProviderBridge, e164
 from .resample import Framer, Resampler
+from .server import StreamServer
 from .vad import EnergyDetector, VoiceDetector, level
 
 __all__ = [
     "Agent",
     "BaseEngine",
     "Codec",
-    "Connection",
     "DtmfEngine",
     "EchoEngine",
     "EnergyDetector",
     "Engine",
     "Framer",
     "InProcessConnector",
+    "Outcome",
+    "OutcomeError",
     "Output",
     "PlatformPeer",
     "PlaybackEngine",
@@ -105,13 +106,16 @@ __all__ = [
     "SpeechToText",
     "StreamCall",
     "StreamProtocol",
+    "StreamResult",
     "StreamServer",
     "TextToSpeech",
     "ToneTextToSpeech",
+    "Unknown",
     "VirtualClock",
     "VoiceDetector",
     "alaw_from_pcm",
     "connect_websocket",
+    "e164",
     "encoding_of",
     "level",
     "open_codec",

@@ -3,8 +3,9 @@
 An engine hears the caller as PCM16 LE mono frames at its own ``sample_rate`` (the bridge
 decodes and resamples) and talks through the `Output` it is given at ``start``: ``play``
 queues audio, ``mark`` a named point in it (``played(name)`` comes back once the audio
-before it was played, not when it was queued), ``clear`` drops what is queued, ``hangup``
-ends the stream once what is queued has played. When the caller talks over the engine
+before it was played, not when it was queued), ``clear`` drops what is queued, ``end``
+ends the stream once what is queued has played, with an `Outcome` (``hangup()`` is
+``end(Outcome("finished"))``). When the caller talks over the engine
 (barge-in), the bridge flushes the queue and calls ``interrupted(played)`` with the seconds
 of the interrupted reply the caller actually heard.
 
@@ -25,8 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from .._assistant import AIAssistant
-from .._conversation import ConversationEngine, Message
-from .._errors import MediaFormatError
+from .._conversation import ConversationEngine, Message, ToolCall
+from .._errors import MediaFormatError, ToolError
+from ..tools import ToolRunner
+from ._outcome import Outcome
 from .vad import EnergyDetector, VoiceDetector
 
 __all__ = [
@@ -94,7 +97,13 @@ class Output(Protocol):
         ...
 
     async def hangup(self) -> None:
-        """End the stream once the queued audio has played."""
+        """End the stream once the queued audio has played: ``end(Outcome("finished"))``."""
+        ...
+
+    async def end(self, outcome: Outcome) -> None:
+        """End the stream once the queued audio has played, with ``outcome`` (a transfer,
+        a stop, ...), which the bridge records for the router. The first end asked for
+        wins; later ones are ignored."""
         ...
 
 
@@ -291,8 +300,16 @@ class Agent(BaseEngine):
     answered by ``conversation.reply(messages, tools)``, and the reply's text spoken. The
     reply is marked ``reply-<n>`` and played as it is synthesized. When the caller barges in,
     the assistant's message is cut to the share of its words that was heard (``played``
-    over the reply's length), so the next turn knows what the caller actually heard. Tool calls
-    in replies are kept in the conversation; running them is the caller's business (flows).
+    over the reply's length), so the next turn knows what the caller actually heard.
+
+    Tool calls in a reply are run by ``runner`` (a `providers.ToolRunner`; by default one
+    offering the ``tool_names`` of the call's assistant), their results added as ``tool``
+    messages and the engine asked again, at most ``max_tool_rounds`` times a turn. Tools run
+    in a task of their own: audio keeps flowing, and neither a barge-in nor the caller's next
+    words cancel a webhook half way (the next turn waits for its result). A tool's effect ends
+    the stream once what is queued has played: ``connect_call`` with a transfer outcome,
+    ``stop_service`` with a stop; failures go back to the engine and into ``runner.errors``.
+    ``tools`` are the specs offered to the engine (default: the runner's).
     """
 
     def __init__(
@@ -305,6 +322,8 @@ class Agent(BaseEngine):
         prompt: str = "",
         greeting: str = "",
         tools: Sequence[Mapping[str, Any]] = (),
+        runner: ToolRunner | None = None,
+        max_tool_rounds: int = 8,
         detector: Callable[[], VoiceDetector] = EnergyDetector,
     ) -> None:
         super().__init__()
@@ -312,15 +331,26 @@ class Agent(BaseEngine):
             raise MediaFormatError("an Agent runs at 8000, 16000, 24000 or 48000 Hz")
         self.stt, self.conversation, self.tts = stt, conversation, tts
         self.sample_rate, self.greeting, self.tools = sample_rate, greeting, tuple(tools)
+        self.runner, self.max_tool_rounds = runner, max_tool_rounds
         self.messages: list[Message] = [Message("system", prompt)] if prompt else []
+        #: The effect a tool gave the call (a transfer, a stop), once one did.
+        self.outcome: Outcome | None = None
         self._detector = detector()
         self._utterance = bytearray()
         self._turn: asyncio.Task[None] | None = None
+        self._running: asyncio.Task[Outcome | None] | None = None  # the tools of a reply
         self._replies = 0
         self._reply_seconds = 0.0  # how long the reply being spoken is, so far
 
     async def start(self, call: StreamCall, output: Output) -> None:
         await super().start(call, output)
+        if self.runner is None:
+            config = call.assistant.config if call.assistant is not None else {}
+            self.runner = ToolRunner.for_assistant(config, call=call)
+        elif self.runner.call is None:
+            self.runner.call = call
+        if not self.tools:
+            self.tools = tuple(self.runner.specs())
         if self.greeting:
             self.messages.append(Message("assistant", self.greeting))
             self._turn = asyncio.create_task(self._speak(self.greeting))
@@ -331,7 +361,8 @@ class Agent(BaseEngine):
         elif self._utterance:
             utterance, self._utterance = bytes(self._utterance), bytearray()
             await self._finish_turn()
-            self._turn = asyncio.create_task(self._answer(utterance))
+            if self.outcome is None:
+                self._turn = asyncio.create_task(self._answer(utterance, self._running))
 
     async def interrupted(self, played: float) -> None:
         await super().interrupted(played)
@@ -346,6 +377,10 @@ class Agent(BaseEngine):
     async def stop(self) -> None:
         await super().stop()
         await self._finish_turn()
+        if self._running is not None:  # the call is over: no one is left to tell
+            self._running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._running
 
     async def _finish_turn(self) -> None:
         if self._turn is not None and not self._turn.done():
@@ -354,15 +389,49 @@ class Agent(BaseEngine):
                 await self._turn
         self._turn = None
 
-    async def _answer(self, utterance: bytes) -> None:
+    async def _answer(self, utterance: bytes, tools: asyncio.Task[Outcome | None] | None) -> None:
         text = await self.stt.transcribe(utterance, self.sample_rate)
-        if not text.strip():
+        if tools is not None:  # the results of the last reply's tools come first
+            await asyncio.wait({tools})
+        if not text.strip() or self.outcome is not None:
             return
         self.messages.append(Message("user", text))
-        reply = await self.conversation.reply(tuple(self.messages), self.tools)
-        self.messages.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
-        if reply.text:
-            await self._speak(reply.text)
+        for _ in range(self.max_tool_rounds):
+            reply = await self.conversation.reply(tuple(self.messages), self.tools)
+            self.messages.append(Message("assistant", reply.text, tool_calls=reply.tool_calls))
+            spoken, running = asyncio.Event(), None
+            if reply.tool_calls:  # started first: they run while the reply is spoken
+                running = self._running = asyncio.create_task(
+                    self._run_tools(reply.tool_calls, spoken)
+                )
+            try:
+                if reply.text:
+                    await self._speak(reply.text)
+            finally:
+                spoken.set()
+            if running is None or await asyncio.shield(running) is not None:
+                return
+        loop = f"the engine called tools {self.max_tool_rounds} times in one turn"
+        self._tools().errors.append(ToolError(loop, code="TOOL_LOOP"))
+
+    def _tools(self) -> ToolRunner:
+        if self.runner is None:
+            raise RuntimeError("the engine has not been started")
+        return self.runner
+
+    async def _run_tools(self, calls: Sequence[ToolCall], spoken: asyncio.Event) -> Outcome | None:
+        """Run a reply's tool calls in order and answer each; the first effect ends the
+        stream once the reply's words are queued, whatever the turn that asked does then."""
+        runner, outcome = self._tools(), None
+        for call in calls:
+            done = await runner.run(call, messages=self.messages)
+            self.messages.append(done.message())
+            outcome = outcome or done.outcome
+        if outcome is not None and self.outcome is None:
+            self.outcome = outcome
+            await spoken.wait()
+            await self._out().end(outcome)
+        return outcome
 
     async def _speak(self, text: str) -> None:
         output = self._out()

@@ -4,6 +4,9 @@
   arguments, sandboxed JSON input template); ``await function.call(arguments, ...)``.
 * :data:`BUILTIN_TOOLS`, :func:`resolve_tool_names` (``tool_names``: ``["all"]``, ``[]`` or a
   list) and :func:`conversation_unsafe` (tools to avoid in a chat).
+* :class:`ToolRunner` — runs one call's tool calls (offered tools only, each within a time
+  limit, failures reported, never raised) and says what they do to the call
+  (:class:`ToolResult`, :class:`ToolEvent`).
 * :func:`guarded_request` and :class:`HttpPolicy` — every outbound request: https only, resolved
   addresses checked and pinned, no redirects followed, size and time caps.
 """
@@ -20,6 +23,7 @@ from ._guard import (
     check_url,
     guarded_request,
 )
+from ._runner import ToolEvent, ToolResult, ToolRunner
 from ._templates import MAX_OUTPUT, JsonTemplate
 
 __all__ = [
@@ -33,6 +37,9 @@ __all__ = [
     "HttpPolicy",
     "JsonTemplate",
     "ToolDefinition",
+    "ToolEvent",
+    "ToolResult",
+    "ToolRunner",
     "check_addresses",
     "check_url",
     "conversation_unsafe",

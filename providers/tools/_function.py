@@ -204,7 +204,11 @@ class Function:
         """Validate, render and POST; ``ok`` is true for a 2xx status. Errors are ToolErrors
         (``INVALID_ARGUMENTS``, ``TEMPLATE_*``, ``BLOCKED_ADDRESS``, ``CONNECT_FAILED``,
         ``TIMEOUT``, ``RESPONSE_TOO_LARGE``, ...). A redirect is returned, not followed."""
-        body = self.render(arguments, call=call, variables=variables)
+        return await self.post(self.render(arguments, call=call, variables=variables), policy)
+
+    async def post(self, body: str, policy: HttpPolicy = _DEFAULT_POLICY) -> FunctionResult:
+        """POST a body :meth:`render` made (the second half of :meth:`call`, for callers that
+        render off the event loop); the errors of the guarded request."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.bearer_token is not None:
             headers["Authorization"] = f"Bearer {self.bearer_token}"

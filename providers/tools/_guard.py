@@ -24,15 +24,19 @@ path and query, which may carry credentials.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
 import httpx
+
+from cxml import CxmlError, read_capped_body
 
 from .._errors import BlockedAddressError, ToolError
 
@@ -296,29 +300,30 @@ def _media_type(value: str | None) -> str:
 
 
 async def _read(response: httpx.Response, policy: HttpPolicy) -> GuardedResponse:
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if encoding != "identity":
+    try:
+        body = await read_capped_body(response, policy.max_bytes)
+    except CxmlError as exc:
+        if exc.code == 11750:
+            raise ToolError(
+                f"the response is larger than {policy.max_bytes} bytes", code="RESPONSE_TOO_LARGE"
+            ) from None
+        encoding = response.headers.get("content-encoding", "")
         raise ToolError(
             f"the response is compressed ({encoding[:32]}); only identity is accepted",
             code="UNSUPPORTED_ENCODING",
-        )
-    too_large = ToolError(
-        f"the response is larger than {policy.max_bytes} bytes", code="RESPONSE_TOO_LARGE"
-    )
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > policy.max_bytes:
-        raise too_large
-    body = bytearray()
-    async for chunk in response.aiter_raw():
-        body += chunk
-        if len(body) > policy.max_bytes:
-            raise too_large
+        ) from None
     return GuardedResponse(
         status=response.status_code,
         headers=MappingProxyType(dict(response.headers.items())),
-        body=bytes(body),
+        body=body,
         content_type=_media_type(response.headers.get("content-type")),
     )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # Building a context loads the CA bundle: ~60 ms of CPU, so it is built once, in a thread.
+    return httpx.create_ssl_context()
 
 
 async def _send(
@@ -343,7 +348,10 @@ async def _send(
         pool=policy.connect_timeout,
     )
     # trust_env=False: a proxy from the environment would connect by name, undoing the pinning.
-    async with httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout) as c:
+    tls = await asyncio.to_thread(_tls)
+    async with httpx.AsyncClient(
+        trust_env=False, follow_redirects=False, timeout=timeout, verify=tls
+    ) as c:
         for index, address in enumerate(addresses):  # the first address that accepts a connection
             request = c.build_request(
                 method,

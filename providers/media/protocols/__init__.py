@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from ._common import Clear, Connected, Dtmf, Event, Mark, Media, Start, Stop
+from ._common import (
+    MAX_MEDIA_SECONDS,
+    Clear,
+    Connected,
+    Dtmf,
+    Event,
+    Mark,
+    Media,
+    Start,
+    Stop,
+    Unknown,
+)
 from .platform import PlatformPeer, StreamProtocol
 from .smartpbx import SmartPbxClient, SmartPbxEndpoint
 
 __all__ = [
+    "MAX_MEDIA_SECONDS",
     "Clear",
     "Connected",
     "Dtmf",
@@ -19,4 +31,5 @@ __all__ = [
     "Start",
     "Stop",
     "StreamProtocol",
+    "Unknown",
 ]

@@ -13,12 +13,25 @@ import attrs
 from ..._errors import MediaError, MediaProtocolError
 from ..codecs import ENCODINGS, Encoding, encoding_of
 
-__all__ = ["Clear", "Connected", "Dtmf", "Event", "Mark", "Media", "Start", "Stop"]
+__all__ = [
+    "MAX_MEDIA_SECONDS",
+    "MAX_MESSAGE",
+    "Clear",
+    "Connected",
+    "Dtmf",
+    "Event",
+    "Mark",
+    "Media",
+    "Start",
+    "Stop",
+    "Unknown",
+]
 
-#: Largest text frame taken: a second of 48 kHz PCM16 in base64 is 128 KiB.
-MAX_MESSAGE: Final = 256 * 1024
-#: Largest audio payload taken, in seconds of audio.
-MAX_FRAME_SECONDS: Final = 1.0
+#: Largest audio payload taken, in seconds of audio: longer chunks (pipecat sends seconds at
+#: once) are cut into 20 ms frames by the bridge; over this, the stream ends (MEDIA_TOO_LARGE).
+MAX_MEDIA_SECONDS: Final = 10.0
+#: Largest text frame taken: 10 s of 48 kHz PCM16 in base64 is 1.25 MiB.
+MAX_MESSAGE: Final = 2 * 1024 * 1024
 DTMF_DIGITS: Final = frozenset("0123456789*#ABCDabcd")
 
 
@@ -88,7 +101,20 @@ class Stop:
     call_sid: str | None = None
 
 
-Event = Connected | Start | Media | Dtmf | Mark | Clear | Stop
+def _short(name: object) -> str:
+    return str(name)[:40]
+
+
+@attrs.frozen
+class Unknown:
+    """A well-formed message of an event this side does not know (``transcript``, a newer
+    protocol's events): ignored and counted, never an error. ``name`` is cut to 40
+    characters."""
+
+    name: str = attrs.field(converter=_short)
+
+
+Event = Connected | Start | Media | Dtmf | Mark | Clear | Stop | Unknown
 
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -102,7 +128,9 @@ def load(text: str | bytes) -> tuple[str, dict[str, Any]]:
     if not isinstance(text, str):
         raise MediaProtocolError("binary frames are not part of this protocol (text JSON only)")
     if len(text) > MAX_MESSAGE:
-        raise MediaProtocolError(f"a message of {len(text)} characters is over {MAX_MESSAGE}")
+        raise MediaProtocolError(
+            f"a message of {len(text)} characters is over {MAX_MESSAGE}", code="MEDIA_TOO_LARGE"
+        )
     try:
         message = json.loads(text)
     except (ValueError, RecursionError):
@@ -163,9 +191,11 @@ def payload(media: Mapping[str, Any], where: str, encoding: Encoding, sample_rat
         width = 2 if encoding == "pcm16" else 1
         if len(data) % width:
             raise MediaProtocolError(f"{where}.payload of {len(data)} bytes is not whole samples")
-        limit = int(sample_rate * width * MAX_FRAME_SECONDS)
+        limit = int(sample_rate * width * MAX_MEDIA_SECONDS)
     if len(data) > limit:
-        raise MediaProtocolError(f"{where}.payload of {len(data)} bytes is over {limit}")
+        raise MediaProtocolError(
+            f"{where}.payload of {len(data)} bytes is over {limit}", code="MEDIA_TOO_LARGE"
+        )
     return data
 
 

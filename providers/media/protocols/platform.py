@@ -27,7 +27,9 @@ App -> platform::
 
 Cloudonix sends no ``accountSid`` and no ``mediaFormat`` (mu-law 8 kHz is assumed), and puts
 its session token in ``start.session``. ``connected`` is optional; ``start`` must come before
-media, once. Numbers may be sent as numbers or as digit strings.
+media, once. Numbers may be sent as numbers or as digit strings. A media payload may carry
+up to ``MAX_MEDIA_SECONDS`` (10 s) of audio. Events of other names, either way, parse as
+`Unknown` (the bridge ignores and counts them).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from cxml._interpret_stream import PlatformFrames
+from cxml import PlatformFrames
 
 from ..._errors import MediaProtocolError
 from ..codecs import Encoding
@@ -49,6 +51,7 @@ from ._common import (
     Media,
     Start,
     Stop,
+    Unknown,
     b64,
     dump,
     load,
@@ -99,10 +102,11 @@ class StreamProtocol:
         return self.start.sample_rate if self.start else 8000
 
     def parse(self, message: str | bytes) -> Event:
-        """The event of one message; `MediaProtocolError` for anything malformed."""
+        """The event of one message; `MediaProtocolError` for anything malformed, `Unknown`
+        for a well-formed message of an event this protocol does not have."""
         event, body = load(message)
         if event not in _INBOUND:
-            raise MediaProtocolError(f"unknown event {event!r:.40}")
+            return Unknown(event)
         if event == "connected":
             return Connected(str(body.get("protocol", "")), str(body.get("version", "")))
         if event == "start":
@@ -232,12 +236,13 @@ class PlatformPeer:
     def stop(self) -> str:
         return self._frames.stop()
 
-    def parse(self, message: str | bytes) -> Media | Mark | Clear:
-        """An app message: media (mu-law bytes), mark or clear."""
+    def parse(self, message: str | bytes) -> Media | Mark | Clear | Unknown:
+        """An app message: media (mu-law bytes, up to ``MAX_MEDIA_SECONDS``), mark or clear;
+        `Unknown` for any other event (a platform ignores those)."""
         event, body = load(message)
         if event not in _OUTBOUND:
-            raise MediaProtocolError(f"an app sends media, mark or clear, not {event!r:.40}")
-        if body.get("streamSid") != self.stream_sid:
+            return Unknown(event)
+        if body.get("streamSid") not in (None, self.stream_sid):
             raise MediaProtocolError("the message names another stream")
         if event == "clear":
             return Clear()
