@@ -31,6 +31,7 @@ from cxml import (
     Gather,
     Number,
     Parameter,
+    Redirect,
     Response,
     Say,
     Service,
@@ -136,18 +137,20 @@ def _twilio_service(doc: Response) -> Callable[[], str]:
 
 
 def _twilio_stream(doc: Response) -> Callable[[], str]:
-    (connect,) = doc.children
+    connect, redirect = doc.children  # the AI stream, and the Redirect to its action
     assert isinstance(connect, Connect)
+    assert isinstance(redirect, Redirect)
     (stream,) = connect.children
     assert isinstance(stream, Stream)
-    url = stream.url
+    url, action = stream.url, connect.action
     parameters = [(p.name, p.value) for p in stream.children if isinstance(p, Parameter)]
 
     def build() -> str:
         response = VoiceResponse()
-        nested = response.connect().stream(url=url)
+        nested = response.connect(action=action).stream(url=url)
         for name, value in parameters:
             nested.parameter(name=name, value=value)
+        response.redirect(action)
         return str(response.to_xml())
 
     return build

@@ -112,7 +112,19 @@ class WebSocketChannel:
         return message
 
     async def close(self) -> None:
-        await self._ws.close()
+        # Read on while closing: with its queue of unread frames full, websockets stops
+        # reading, never sees the peer's close reply and waits out its close timeout (10 s
+        # of a caller in silence). A receive already running drains instead (ConcurrencyError).
+        draining = asyncio.create_task(self._drain())
+        try:
+            await self._ws.close()
+        finally:
+            draining.cancel()
+
+    async def _drain(self) -> None:
+        with contextlib.suppress(Exception):
+            async for _ in self._ws:
+                pass
 
 
 async def open_websocket(

@@ -98,18 +98,20 @@ def pbx_configs(draw: st.DrawFn, *, max_items: int = 3) -> dict[str, Any]:
     if draw(st.booleans()):
         extensions["1099"] = resource("extensions", [], type="forward", forward_to=draw(_E164))
     config["extensions"] = extensions
-    assistants = {
-        f"agent{i}": {
-            "provider": draw(st.sampled_from(SIP_PROVIDERS)),
-            "config": {"phone_number": draw(_E164)},
-            "status": draw(_STATUS),
-        }
-        for i in range(draw(many))
-    }
-    config["ai_assistants"] = assistants
     config["conferences"] = {"room": resource("conferences", [])}
-    level = ["hangup", "conference/room"]
-    level += [f"extension/{e}" for e in extensions] + [f"ai_assistant/{a}" for a in assistants]
+    level = ["hangup", "conference/room"] + [f"extension/{e}" for e in extensions]
+    assistants = {
+        f"agent{i}": resource(
+            "ai_assistants", level,
+            provider=draw(st.sampled_from(SIP_PROVIDERS)),
+            config={"phone_number": draw(_E164)},
+            status=draw(_STATUS),
+            transfer_targets=draw(st.lists(_E164, max_size=2, unique=True)),
+        )
+        for i in range(draw(many))
+    }  # fmt: skip
+    config["ai_assistants"] = assistants
+    level += [f"ai_assistant/{a}" for a in assistants]
 
     def member(name: str) -> dict[str, Any]:
         return _fields(draw, declared_fields(LbMember), [], assistant=name)

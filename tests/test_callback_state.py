@@ -63,7 +63,7 @@ STEPS = (
     st.builds(MenuTurn, NAMES, COUNTS)
     | st.builds(RingAttempt, NAMES, COUNTS, COUNTS)
     | st.builds(BalancerPick, NAMES, st.lists(NAMES, max_size=5).map(tuple), st.booleans())
-    | st.builds(AiStream, NAMES)
+    | st.builds(AiStream, NAMES, NAMES)
 )
 STATES = st.builds(
     CallbackState,
@@ -99,8 +99,8 @@ def test_a_state_survives_encoding_json_and_signing(state: CallbackState) -> Non
              "streamed": True, "metadata": {"k": {"n": 1}}},
         ),
         (
-            CallbackState("CA1", AiStream("receptionist")),
-            {"kind": "ai_stream", "call": "CA1", "assistant": "receptionist"},
+            CallbackState("CA1", AiStream("receptionist", "kV3x8Q")),
+            {"kind": "ai_stream", "call": "CA1", "assistant": "receptionist", "stream": "kV3x8Q"},
         ),
     ],
     ids=["menu", "ring", "balancer", "ai_stream"],
@@ -127,7 +127,9 @@ VALID: dict[str, tuple[dict[str, object], dict[str, str]]] = {
          "streamed": False, "metadata": {"campaign": "spring"}},
         {"DialCallStatus": "busy"},
     ),
-    "ai_stream": ({"kind": "ai_stream", "call": "CA1", "assistant": "receptionist"}, {}),
+    "ai_stream": (
+        {"kind": "ai_stream", "call": "CA1", "assistant": "receptionist", "stream": "kV3x8Q"}, {}
+    ),
 }  # fmt: skip
 
 #: Values of every JSON type but the one a key takes.
@@ -141,7 +143,7 @@ _OTHERS: dict[str, st.SearchStrategy[object]] = {
 }
 _TYPES: dict[str, str] = {
     "call": "text", "menu": "text", "group": "text", "balancer": "text", "assistant": "text",
-    "turn": "count", "attempt": "count", "start": "count", "streamed": "flag",
+    "turn": "count", "attempt": "count", "start": "count", "stream": "text", "streamed": "flag",
     "tried": "names", "metadata": "metadata",
 }  # fmt: skip
 
@@ -200,8 +202,12 @@ def test_the_valid_states_the_property_starts_from_are_followed(kind: str) -> No
     assert _handle(_router(), payload, fields) != CANNOT_CONTINUE
 
 
-def test_an_ai_stream_state_decodes_but_the_router_does_not_write_one_yet() -> None:
-    """Its `<Connect action>` comes with the live-call issue; until then it cannot continue."""
+def test_an_ai_stream_state_decodes_and_its_end_is_answered_once() -> None:
+    """With no outcome recorded the call goes to the assistant's ``after`` (hangup by
+    default); the same stream end coming back again is hung up, never routed twice."""
     payload, fields = VALID["ai_stream"]
-    assert decode(payload) == CallbackState("CA1", AiStream("receptionist"))
-    assert _handle(_router(), payload, fields) == CANNOT_CONTINUE
+    assert decode(payload) == CallbackState("CA1", AiStream("receptionist", "kV3x8Q"))
+    router = _router()
+    hangup = render(Response([Hangup()]))
+    assert _handle(router, payload, fields) == hangup
+    assert _handle(router, payload, fields) == hangup

@@ -176,11 +176,14 @@ def test_wrong_digit_no_input_a_ring_group_nobody_answers_then_the_ai_over_webso
         "mark",
     ]
     assert bridge.frames[1]["start"]["callSid"] == "CA1"
-    assert trace.ended.reason == "end-of-document"
-    # first request, three menu answers, two dial results
-    assert len(trace.requests) == 6
+    # This bridge records no outcome: the stream's action goes to the assistant's `after`.
+    assert streamed.action is not None
+    assert trace.ended.reason == "hangup"
+    # first request, three menu answers, two dial results, the stream's action
+    assert len(trace.requests) == 7
     assert trace.requests[0].url is None
-    assert trace.requests[-1].parameters["DialCallStatus"] == "no-answer"
+    assert trace.requests[-2].parameters["DialCallStatus"] == "no-answer"
+    assert trace.requests[-1].url == streamed.action
 
 
 def test_after_hours_the_call_goes_to_the_after_hours_assistant() -> None:
@@ -208,7 +211,7 @@ def test_the_example_pbx_after_hours_streams_to_deepdub() -> None:
     )
     assert streams[0][0].startswith("wss://bot.deepdub.dev/ws/example-bot/example-token?")
     assert [e.code for e in trace.errors] == [31920]  # recorded, not raised
-    assert trace.ended.reason == "end-of-document"
+    assert trace.ended.reason == "hangup"  # the stream's action: the assistant's `after`
 
 
 def test_a_load_balancer_follows_through_to_the_next_agent_when_one_is_busy() -> None:

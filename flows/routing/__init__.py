@@ -10,12 +10,13 @@ AI assistants and load balancers, conferences, campaigns.
 ...                 clock=lambda: monday_night)
 >>> call = CallRequest.from_payload({"CallSid": "CA1", "From": "+12125551234",
 ...                                  "To": "+14155550100", "Direction": "inbound"})
->>> print(render(router.handle(call), pretty=True), end="")
+>>> print(render(router.handle(call), pretty=True), end="")  # doctest: +ELLIPSIS
 <?xml version="1.0" encoding="UTF-8"?>
 <Response>
-  <Connect>
+  <Connect action="https://pbx.example.com/voice?cxmlflow=eyJ...">
     <Stream url="wss://bot.deepdub.dev/ws/example-bot/example-token?session=CA1&amp;from=%2B12125551234&amp;to=%2B14155550100"/>
   </Connect>
+  <Redirect>https://pbx.example.com/voice?cxmlflow=eyJ...</Redirect>
 </Response>
 """
 
@@ -28,6 +29,7 @@ from ._config import (
     DESTINATION_KINDS,
     KINDS,
     AiLoadBalancer,
+    AssistantRouting,
     BusinessHours,
     Campaign,
     ConferenceRoom,
@@ -48,6 +50,7 @@ from ._config import (
     validate_pbx,
 )
 from ._hours import DateException, Schedule, TimeRange, check_timezone, parse_ranges
+from ._outcomes import outcome_recorder
 from ._router import STATE_PARAMETER, Messages, Router
 from ._state import MemoryStore, RedisStore, StateStore, StateStoreError
 
@@ -60,6 +63,7 @@ __all__ = [
     "KINDS",
     "STATE_PARAMETER",
     "AiLoadBalancer",
+    "AssistantRouting",
     "BusinessHours",
     "Campaign",
     "ConferenceRoom",
@@ -87,6 +91,7 @@ __all__ = [
     "declared_fields",
     "fields_table",
     "load_pbx",
+    "outcome_recorder",
     "parse_ranges",
     "validate_pbx",
 ]

@@ -7,7 +7,8 @@ campaign calls, the metadata that follows the call. On the wire it is a flat JSO
     {"kind": "menu", "call": "CA1", "menu": "main", "turn": 0}
     {"kind": "ring", "call": "CA1", "group": "sales", "attempt": 1, "start": 2}
     {"kind": "balancer", "call": "CA1", "balancer": "agents", "tried": ["a"], "streamed": false}
-    {"kind": "ai_stream", "call": "CA1", "assistant": "receptionist", "metadata": {"k": "v"}}
+    {"kind": "ai_stream", "call": "CA1", "assistant": "receptionist", "stream": "kV3x8Q",
+     "metadata": {"k": "v"}}
 
 `decode` checks the whole shape (every key, no other, each of its type; counts are whole
 numbers from 0). Only this router's secret signs these objects, so a signed object of another
@@ -122,14 +123,17 @@ class BalancerPick:
 
 @attrs.frozen
 class AiStream:
-    """An AI assistant's ``<Connect>``: its action comes back when the stream ends."""
+    """An AI assistant's ``<Connect>``: its action comes back when the stream ends.
+    ``stream`` is a random name of this stream, so that two streams of one call never share
+    a URL, nor the claim on their end."""
 
     kind: ClassVar[str] = "ai_stream"
     assistant: str
+    stream: str
 
     @classmethod
     def read(cls, fields: Mapping[str, object]) -> AiStream:
-        return cls(_text(fields, "assistant"))
+        return cls(_text(fields, "assistant"), _text(fields, "stream"))
 
 
 Step = MenuTurn | RingAttempt | BalancerPick | AiStream

@@ -31,7 +31,14 @@ if TYPE_CHECKING:  # providers.media loads numpy: only a process that streams ne
     from providers.media import Outcome, StreamCall
     from providers.media.server import OutcomeHandler
 
-__all__ = ["OUTCOME_TTL", "claim_key", "normalise_number", "outcome_key", "outcome_recorder", "read_outcome"]
+__all__ = [
+    "OUTCOME_TTL",
+    "claim_key",
+    "normalise_number",
+    "outcome_key",
+    "outcome_recorder",
+    "read_outcome",
+]
 
 #: Seconds a recorded outcome (and a claim) is kept: longer than any call waits for it.
 OUTCOME_TTL: Final = 3600.0

@@ -9,11 +9,14 @@ any call. State shared across calls (round-robin cursors) goes through a `StateS
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
+import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
@@ -29,6 +32,7 @@ from cxml import (
     Node,
     Number,
     Play,
+    Redirect,
     Response,
     Say,
     Sip,
@@ -64,7 +68,17 @@ from ._config import (
     Prompt,
     RingGroup,
 )
+from ._outcomes import (
+    claim_key,
+    normalise_number,
+    outcome_key,
+    outcome_recorder,
+    read_outcome,
+)
 from ._state import MemoryStore, StateStore, StateStoreError
+
+if TYPE_CHECKING:
+    from providers.media import Outcome, StreamCall
 
 __all__ = ["Messages", "Router"]
 
@@ -75,6 +89,8 @@ MAX_STEPS: Final = 16
 _CONNECTED: Final = frozenset({"completed", "answered"})
 _FAILED: Final = frozenset({"busy", "no-answer", "failed", "canceled"})
 _INTERNAL: Final = frozenset({"subscriber", "application"})
+#: CallStatus values of a call that is over: nothing more can be routed on it.
+_CALL_OVER: Final = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 #: Where a token of ours (base64url, ".", base64url) may sit in a URL: a run of those
 #: characters, from where its payload starts. The payload is a JSON object, '{"' and a
 #: letter, which base64url writes "eyJ".
@@ -84,6 +100,8 @@ _TOKEN_HEAD: Final = re.compile("eyJ")
 #: request): a bounded search finds a token that a single damaged character moved.
 _RUNS_CHECKED: Final = 8
 _HEADS_CHECKED: Final = 4
+
+log = logging.getLogger("flows.routing")
 
 
 @attrs.frozen
@@ -163,6 +181,8 @@ class Router:
         self.bridge = bridge
         self.state_ttl = state_ttl
         self.messages = messages
+        #: Transfers refused (a destination the PBX does not allow), by assistant id.
+        self.refused_transfers: collections.Counter[str] = collections.Counter()
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
@@ -207,6 +227,12 @@ class Router:
             return self._goodbye(stop.message)
         except CxmlError:  # e.g. a destination's metadata that cannot travel
             return self._goodbye(self.messages.cannot_continue)
+
+    async def record_outcome(self, call: StreamCall, outcome: Outcome) -> None:
+        """Record how an AI stream ended, for the ``<Connect>`` action to read: pass it as
+        ``StreamServer(on_outcome=router.record_outcome)`` (or `outcome_recorder` of the same
+        store, in a process without a router). Kept for ``state_ttl`` seconds."""
+        await outcome_recorder(self.store, ttl=self.state_ttl)(call, outcome)
 
     # --- first requests -----------------------------------------------------------------
 
@@ -258,9 +284,12 @@ class Router:
         if assistant is None or not assistant.active:
             raise _StopError(self.messages.unavailable)
         try:
-            return [self._verb(assistant, call)]
+            verb = self._verb(assistant, call)
         except AssistantUnavailableError:
             raise _StopError(self.messages.unavailable) from None
+        if isinstance(verb, Dial):
+            return [verb]  # SIP: the provider's own call; it ends where the Dial ends
+        return self._streamed(verb, call, self._ai_stream(ident))
 
     def _to_ai_load_balancer(self, ident: str, call: _Call, steps: int) -> list[Node]:
         balancer = self.pbx.ai_load_balancers.get(ident)
@@ -408,13 +437,111 @@ class Router:
             except AssistantUnavailableError:
                 tried_now.append(name)  # e.g. needs a bridge this router has not got
                 continue
-            if not balancer.follow_through:
-                return [verb]
             # SIP assistants are dialled (<Dial>), the others streamed to (<Connect>).
-            pick = BalancerPick(balancer.id, (*tried_now, name), not isinstance(verb, Dial))
-            return [replace(verb, action=self._callback(call, pick))]
+            pick = BalancerPick(balancer.id, (*tried_now, name), isinstance(verb, Connect))
+            if isinstance(verb, Dial):
+                if not balancer.follow_through:
+                    return [verb]
+                return [replace(verb, action=self._callback(call, pick))]
+            # A stream's outcome is answered either way; follow-through adds the failover.
+            step = pick if balancer.follow_through else self._ai_stream(name)
+            return self._streamed(verb, call, step)
         # The fallback is routed without follow-through, so it cannot loop back here.
         return self._fallback(balancer.fallback, call, steps)
+
+    def _streamed(self, verb: Connect, call: _Call, step: Step) -> list[Node]:
+        """An AI stream that comes back to ``step`` when it ends: as the ``<Connect>``'s
+        action and, because Cloudonix does not document that action (it documents that the
+        document goes on after the stream), as a ``<Redirect>`` to the same URL after it. The
+        router answers whichever comes first and hangs up on the other (`_claim`)."""
+        url = self._callback(call, step)
+        return [replace(verb, action=url), Redirect(url)]
+
+    @staticmethod
+    def _ai_stream(assistant: str) -> AiStream:
+        """The step of a new AI stream, named at random (8 bytes: never met twice in a call)."""
+        return AiStream(assistant, secrets.token_urlsafe(8))
+
+    # --- AI stream ends ---------------------------------------------------------------------
+
+    def _claim(self, call: _Call) -> bool:
+        """Whether this request is the first to answer its stream end (the action, the
+        Redirect after it, a retry: one routes, the others hang up). A failing store cannot
+        tell: the call goes on rather than being cut."""
+        token = self._token(call.request) or ""
+        try:
+            return self.store.incr(claim_key(call.request.call_sid or "", token),
+                                   ttl=self.state_ttl) == 1  # fmt: skip
+        except StateStoreError:
+            return True
+
+    def _outcome(self, call: _Call) -> Outcome | None:
+        """The outcome the bridge recorded for this call's stream, taken out of the store
+        (a later stream of the same call must not read it); None if there is none."""
+        key = outcome_key(call.request.call_sid or "")
+        try:
+            text = self.store.get(key)
+            if text is None:
+                return None
+            self.store.delete(key)
+            return read_outcome(text)
+        except CxmlError as exc:  # the store failed, or holds what no bridge wrote
+            log.warning("no AI outcome for call %s: [%s] %s", key, exc.code, exc.message)
+            return None
+
+    def _stream_ended(
+        self, call: _Call, assistant: str, outcome: Outcome | None, steps: int
+    ) -> list[Node]:
+        """Where the call goes when ``assistant``'s stream ended with ``outcome``."""
+        if call.request.call_status in _CALL_OVER:
+            return [Hangup()]  # e.g. the caller hung up during the goodbye: dial nobody
+        if outcome is not None and outcome.kind in ("finished", "hangup"):
+            return [Hangup()]
+        if outcome is not None and outcome.kind == "transfer":
+            assert outcome.destination is not None
+            target = self._transfer(assistant, outcome.destination)
+            if isinstance(target, Destination):
+                return self._route(target, call, steps + 1)
+            if target is not None:
+                return [Dial([Number(target)])]
+            self.refused_transfers[assistant] += 1
+            log.warning(
+                "refused a transfer by AI assistant %r to %r: not a destination of this PBX",
+                assistant, outcome.destination[:40],
+            )  # fmt: skip
+        # stop, error, a refused transfer, or nothing recorded: the assistant's next step
+        return self._route(self.pbx.routing(assistant).after, call, steps + 1)
+
+    def _transfer(self, assistant: str, destination: str) -> Destination | str | None:
+        """What an AI asked to transfer to, if the PBX allows it: one of its extensions (by
+        number), ring groups or assistants (``kind/id`` or the bare id), or a number the
+        assistant's ``transfer_targets`` list (as listed). None for anything else."""
+        text = destination.strip()
+        kind, slash, ident = text.partition("/")
+        if slash:
+            wanted = [(kind, ident)]
+        else:
+            wanted = [("extension", normalise_number(text)), ("ring_group", text),
+                      ("ai_assistant", text)]  # fmt: skip
+        for kind, ident in wanted:
+            if self._transferable(kind, ident):
+                return Destination(kind, ident)
+        number = normalise_number(text)
+        listed = self.pbx.routing(assistant).transfer_targets
+        # the AI may leave out the +
+        return next((n for n in listed if number in (n, n[1:])), None)
+
+    def _transferable(self, kind: str, ident: str) -> bool:
+        """Whether ``kind/id`` is an active extension, ring group or assistant of the PBX."""
+        if kind == "extension":
+            return self._ringable(ident) is not None
+        if kind == "ring_group":
+            group = self.pbx.ring_groups.get(ident)
+            return group is not None and group.active
+        if kind == "ai_assistant":
+            assistant = self.pbx.ai_assistants.get(ident)
+            return assistant is not None and assistant.active
+        return False
 
     def _candidates(self, balancer: AiLoadBalancer) -> list[LbMember]:
         """The members that can be picked (active; weight above 0 for percentage), in the
@@ -470,16 +597,22 @@ class Router:
         token = self._signer.sign(encode(state), ttl=self.state_ttl, now=call.timestamp)
         return self._callback_prefix + token
 
+    @staticmethod
+    def _token(request: CallRequest) -> str | None:
+        """The signed state in a callback's URL, as sent."""
+        values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER) if request.url else None
+        return values[-1] if values else None
+
     def _state(self, call: _Call) -> CallbackState | None:
         """The signed state of a callback URL; None for a call's first request."""
         request = call.request
-        values = parse_qs(urlsplit(request.url).query).get(STATE_PARAMETER) if request.url else None
-        if not values:
+        token = self._token(request)
+        if token is None:
             if self._lost_state(request):
                 raise _StopError(self.messages.cannot_continue)
             return None
         try:
-            state = decode(self._signer.verify(values[-1], now=call.timestamp))
+            state = decode(self._signer.verify(token, now=call.timestamp))
         except (SignatureError, CallbackStateError):
             # A signed state of a shape this router never writes was tampered with too.
             raise _StopError(self.messages.cannot_continue) from None
@@ -525,20 +658,31 @@ class Router:
                 if status in _CONNECTED:
                     return [Hangup()]
                 return self._ring(self._group(group), call, attempt + 1, start, 0)
-            case BalancerPick(balancer=ident, tried=tried, streamed=streamed):
-                # A stream's action is requested when the conversation ends: only an explicit
-                # failure moves on, not a status the platform left out.
-                failed = status or call.request.call_status
-                if status in _CONNECTED or (streamed and failed not in _FAILED):
+            case BalancerPick(balancer=ident, tried=tried, streamed=True):
+                # A stream's end: the picked assistant's outcome, as for a lone assistant;
+                # with none recorded, only an explicit failure (the stream never connected)
+                # moves on to the next member, not a status the platform left out.
+                if not self._claim(call):
                     return [Hangup()]
-                balancer = self.pbx.ai_load_balancers.get(ident)
-                if balancer is None:
-                    raise _StopError(self.messages.unavailable)
-                return self._balance(balancer, call, tried, 0)
-            case AiStream():
-                # Not written yet: the AI <Connect> action (the live-call issue) answers it.
-                raise _StopError(self.messages.cannot_continue)
+                outcome = self._outcome(call)
+                if outcome is not None or (status or call.request.call_status) not in _FAILED:
+                    return self._stream_ended(call, tried[-1], outcome, 0)
+                return self._balance(self._balancer(ident), call, tried, 0)
+            case BalancerPick(balancer=ident, tried=tried):
+                if status in _CONNECTED:
+                    return [Hangup()]
+                return self._balance(self._balancer(ident), call, tried, 0)
+            case AiStream(assistant=assistant):
+                if not self._claim(call):
+                    return [Hangup()]  # answered already (the action, then the Redirect)
+                return self._stream_ended(call, assistant, self._outcome(call), 0)
         raise AssertionError(f"unreachable: {state.step!r}")
+
+    def _balancer(self, ident: str) -> AiLoadBalancer:
+        balancer = self.pbx.ai_load_balancers.get(ident)
+        if balancer is None:
+            raise _StopError(self.messages.unavailable)
+        return balancer
 
     def _goodbye(self, message: str) -> Response:
         return Response([Say(message), Hangup()])

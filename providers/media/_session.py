@@ -70,7 +70,8 @@ class Session:
         self.ignored = 0  # unknown events from the platform
         self._player: Player | None = None
         self._ended = False
-        self._reported = False
+        self._closed = False
+        self._reporting: asyncio.Future[None] | None = None
         self._listening: asyncio.Task[None] | None = None
 
     def settle(self, outcome: Outcome) -> None:
@@ -99,11 +100,12 @@ class Session:
             await self.connection.send(text)
 
     async def end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            # Report before closing: the platform posts the <Connect> action as soon as the
-            # stream ends, and the router answers it from the outcome recorded here.
-            await self._report()
+        self._ended = True  # nothing more is sent
+        # Report before closing: the platform posts the <Connect> action as soon as the
+        # stream ends, and the router answers it from the outcome recorded here.
+        await self._report()
+        if not self._closed:
+            self._closed = True
             await self.connection.close()
         # Closing need not wake a receive that is waiting (it depends on the connection):
         # stop listening here, so a hang-up by the engine always ends the session.
@@ -173,10 +175,15 @@ class Session:
         return self._result()
 
     async def _report(self) -> None:
-        """Hand the outcome to ``on_outcome``, once, if the stream was admitted."""
-        if self.call is not None and not self._reported:
-            self._reported = True
-            await self.server._report(self.call, self.outcome or HANGUP)
+        """Hand the outcome to ``on_outcome``, once, if the stream was admitted. Shielded: a
+        player cancelled while ending the stream must not lose the record (`_run` waits)."""
+        if self.call is None:
+            return
+        if self._reporting is None:
+            self._reporting = asyncio.ensure_future(
+                self.server._report(self.call, self.outcome or HANGUP)
+            )
+        await asyncio.shield(self._reporting)
 
     def _result(self) -> StreamResult:
         ignored = getattr(self.engine, "ignored", 0) if self.engine is not None else 0
