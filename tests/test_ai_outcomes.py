@@ -17,7 +17,6 @@ import logging
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -74,7 +73,7 @@ from providers.media import (
 )
 from providers.media.server import OutcomeHandler
 
-from .loopback import serving
+from .loopback import Webhooks, webhooks
 from .media_signals import tone
 from .test_state import redis_port, redis_store  # noqa: F401 (fixtures: a private redis)
 
@@ -391,34 +390,9 @@ ORDER_SCHEMA = {"type": "object", "properties": {"order": {"type": "string"}},
                 "required": ["order"]}  # fmt: skip
 
 
-class _Hooks(ThreadingHTTPServer):
-    daemon_threads = True
-    received: list[dict[str, Any]]
-
-
-class _Hook(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        assert isinstance(self.server, _Hooks)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.received.append(body)
-        data = json.dumps({"status": "shipped", "eta": "Friday"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture
-def hooks() -> Iterator[_Hooks]:
-    server = _Hooks(("127.0.0.1", 0), _Hook)
-    server.received = []
-    with serving(server):
+def hooks() -> Iterator[Webhooks]:
+    with webhooks() as server:
         yield server
 
 
@@ -445,7 +419,7 @@ async def call_through(
         return await interpret_async(router.handle, request(to), scenario, connector=connector)
 
 
-def agent_server(router: Router, hooks: _Hooks, engine: ScriptedEngine) -> StreamServer:
+def agent_server(router: Router, hooks: Webhooks, engine: ScriptedEngine) -> StreamServer:
     hook = Function("order_status", f"http://127.0.0.1:{hooks.server_address[1]}/order",
                     "Look up an order", ORDER_SCHEMA)  # fmt: skip
 
@@ -471,14 +445,16 @@ CALLER_SPEAKS = Scenario(
 )  # fmt: skip
 
 
-def test_an_ai_looks_up_an_order_then_transfers_the_call_to_1001(hooks: _Hooks) -> None:
+def test_an_ai_looks_up_an_order_then_transfers_the_call_to_1001(hooks: Webhooks) -> None:
     router = make_router()
     engine = lookup_then_transfer({"type": "extension", "target": "1001"})
     server = agent_server(router, hooks, engine)
     trace = asyncio.run(asyncio.wait_for(call_through(router, server, DID, CALLER_SPEAKS), 30))
 
     # the tool request reached the webhook, with the call, and its answer the engine
-    (hook,) = hooks.received
+    (request,) = hooks.received
+    hook = request["body"]
+    assert request["path"] == "/order"
     assert hook["arguments"] == {"order": "A17"}
     assert (hook["call"]["CallSid"], hook["call"]["From"]) == ("CA1", CALLER)
     answer = engine.seen[1][-1]
@@ -496,7 +472,7 @@ def test_an_ai_looks_up_an_order_then_transfers_the_call_to_1001(hooks: _Hooks) 
 
 
 def test_an_ai_asking_for_an_unlisted_number_is_refused_and_the_call_goes_to_after(
-    hooks: _Hooks,
+    hooks: Webhooks,
 ) -> None:
     router = make_router()
     engine = lookup_then_transfer({"type": "number", "target": "+19005550199"})

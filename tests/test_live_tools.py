@@ -10,7 +10,6 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ from providers.media import (
 )
 from providers.media.protocols import Mark, Media
 
-from .loopback import serving
+from .loopback import Webhooks, serving, webhooks
 from .media_signals import tone
 
 TOKEN = "hook-secret-5e4d3c2b1a"
@@ -65,55 +64,13 @@ QUIET = b"\xff" * 160  # mu-law silence
 # --- a webhook server on 127.0.0.1 ------------------------------------------------------------
 
 
-class _Hooks(ThreadingHTTPServer):
-    daemon_threads = True
-    received: list[dict[str, Any]]
-    arrived: threading.Event  # a request reached /slow
-    release: threading.Event  # /slow and /hang answer once it is set
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        server = self.server
-        assert isinstance(server, _Hooks)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        server.received.append({"path": self.path, "body": body,
-                                "authorization": self.headers.get("Authorization")})  # fmt: skip
-        if self.path == "/slow":
-            server.arrived.set()
-            server.release.wait(30)
-        if self.path == "/hang":
-            server.release.wait(30)
-        status, reply = {
-            "/order": (200, {"status": "shipped", "eta": "Friday"}),
-            "/slow": (200, {"status": "shipped", "eta": "Friday"}),
-            "/fail": (500, {"error": "database down"}),
-        }.get(self.path, (404, {"error": "no such hook"}))
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
 @pytest.fixture
-def hooks() -> Iterator[_Hooks]:
-    server = _Hooks(("127.0.0.1", 0), _Handler)
-    server.received, server.arrived, server.release = [], threading.Event(), threading.Event()
-    with serving(server):
-        try:
-            yield server
-        finally:
-            server.release.set()  # no handler outlives the test
+def hooks() -> Iterator[Webhooks]:
+    with webhooks() as server:
+        yield server
 
 
-def function(hooks: _Hooks, path: str, name: str = "order_status") -> Function:
+def function(hooks: Webhooks, path: str, name: str = "order_status") -> Function:
     url = f"http://127.0.0.1:{hooks.server_address[1]}{path}"
     return Function(name, url, "Look up an order", ORDER_SCHEMA, bearer_token=TOKEN)
 
@@ -180,7 +137,7 @@ def test_failing_builtin_tools_are_reported_not_raised(
     assert json.loads(answer.content) == done.result
 
 
-def test_a_tool_that_was_not_offered_is_refused_and_never_run(hooks: _Hooks) -> None:
+def test_a_tool_that_was_not_offered_is_refused_and_never_run(hooks: Webhooks) -> None:
     runner = ToolRunner(["get_variables"], [function(hooks, "/order")], policy=LOOPBACK)
     for name in ("stop_flow", "connect_call", "lookup", "order_status "):
         done = run(runner, name, TO_1001)
@@ -190,7 +147,7 @@ def test_a_tool_that_was_not_offered_is_refused_and_never_run(hooks: _Hooks) -> 
     assert runner.names == ("get_variables", "order_status")
 
 
-def test_a_webhook_function_gets_the_call_and_its_answer_goes_back(hooks: _Hooks) -> None:
+def test_a_webhook_function_gets_the_call_and_its_answer_goes_back(hooks: Webhooks) -> None:
     call = StreamCall("CA9", "MZ9", caller="+14155550123", callee="+14155550100")
     runner = ToolRunner([], [function(hooks, "/order")], call=call,
                         variables={"lang": "en"}, policy=LOOPBACK)  # fmt: skip
@@ -212,7 +169,7 @@ def test_a_webhook_function_gets_the_call_and_its_answer_goes_back(hooks: _Hooks
     assert hooks.received[1]["body"]["call"] == request_call.to_payload()
 
 
-def test_failing_webhooks_give_error_results_without_secrets(hooks: _Hooks) -> None:
+def test_failing_webhooks_give_error_results_without_secrets(hooks: Webhooks) -> None:
     functions = [function(hooks, "/fail", "fails"), function(hooks, "/hang", "hangs"),
                  function(hooks, "/order", "checks")]  # fmt: skip
     # Long enough for /fail on a busy machine; /hang never answers.
@@ -233,7 +190,7 @@ def test_failing_webhooks_give_error_results_without_secrets(hooks: _Hooks) -> N
         assert TOKEN not in str(error)
 
 
-def test_webhook_bodies_are_rendered_off_the_event_loop(hooks: _Hooks) -> None:
+def test_webhook_bodies_are_rendered_off_the_event_loop(hooks: Webhooks) -> None:
     threads: list[threading.Thread] = []
 
     class Watched(Function):
@@ -272,7 +229,9 @@ def test_a_failing_event_hook_is_the_tools_failure() -> None:
         (lambda h: ToolRunner([], timeout=True), "TOOL_ERROR"),
     ],
 )
-def test_bad_runners_are_refused(hooks: _Hooks, make: Callable[[_Hooks], Any], code: str) -> None:
+def test_bad_runners_are_refused(
+    hooks: Webhooks, make: Callable[[Webhooks], Any], code: str
+) -> None:
     with pytest.raises(ToolError) as info:
         make(hooks)
     assert info.value.code == code
@@ -415,7 +374,7 @@ def lookup_then_transfer() -> list[Any]:
     ]  # fmt: skip
 
 
-def test_an_agent_runs_a_webhook_then_transfers_the_live_call(hooks: _Hooks) -> None:
+def test_an_agent_runs_a_webhook_then_transfers_the_live_call(hooks: Webhooks) -> None:
     live = Live(lookup_then_transfer(), [function(hooks, "/slow")])
 
     async def scenario() -> None:
@@ -454,7 +413,7 @@ def test_an_agent_runs_a_webhook_then_transfers_the_live_call(hooks: _Hooks) -> 
     assert not live.server.errors
 
 
-def test_failing_and_unoffered_tools_do_not_end_the_call(hooks: _Hooks) -> None:
+def test_failing_and_unoffered_tools_do_not_end_the_call(hooks: Webhooks) -> None:
     script = [
         {"tool_calls": [{"name": "order_status", "arguments": {"order": "A17"}, "id": "t1"},
                         {"name": "stop_flow", "id": "t2"}]},
@@ -517,7 +476,7 @@ async def _say(agent: Agent) -> None:
         await agent.audio(pcm)
 
 
-def test_neither_a_barge_in_nor_the_next_words_cancel_a_running_webhook(hooks: _Hooks) -> None:
+def test_neither_a_barge_in_nor_the_next_words_cancel_a_running_webhook(hooks: Webhooks) -> None:
     conversation = ScriptedEngine([
         {"text": "Let me check",
          "tool_calls": [{"name": "order_status", "arguments": {"order": "A17"}, "id": "t1"}]},
@@ -552,7 +511,7 @@ def test_neither_a_barge_in_nor_the_next_words_cancel_a_running_webhook(hooks: _
 
 
 @pytest.fixture
-def self_signed(tmp_path: Path) -> Iterator[_Hooks]:
+def self_signed(tmp_path: Path) -> Iterator[Webhooks]:
     """A webhook server on 127.0.0.1 speaking TLS with a certificate nobody vouches for."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command")
@@ -563,14 +522,13 @@ def self_signed(tmp_path: Path) -> Iterator[_Hooks]:
                    check=True, capture_output=True)  # fmt: skip
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
-    server = _Hooks(("127.0.0.1", 0), _Handler)
-    server.received, server.arrived, server.release = [], threading.Event(), threading.Event()
+    server = Webhooks()
     server.socket = tls.wrap_socket(server.socket, server_side=True)
     with serving(server):
         yield server
 
 
-def test_webhooks_verify_certificates_on_every_call(self_signed: _Hooks) -> None:
+def test_webhooks_verify_certificates_on_every_call(self_signed: Webhooks) -> None:
     async def resolve(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]
 

@@ -22,7 +22,7 @@ True
 >>> decode({"kind": "menu", "call": "CA1", "menu": "main", "turn": True})
 Traceback (most recent call last):
     ...
-flows.routing._callback.CallbackStateError: 'turn' must be a whole number from 0, not True
+flows.routing._callback.CallbackStateError: [BAD_CALLBACK_STATE] 'turn' must be a whole number from 0, not True
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 import attrs
+
+from cxml import CxmlError
 
 __all__ = [
     "AiStream",
@@ -45,8 +47,10 @@ __all__ = [
 ]
 
 
-class CallbackStateError(ValueError):
+class CallbackStateError(CxmlError):
     """A signed callback state whose shape is not one this module writes."""
+
+    code: int | str = "BAD_CALLBACK_STATE"
 
 
 def _text(fields: Mapping[str, object], key: str) -> str:
