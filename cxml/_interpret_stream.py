@@ -86,26 +86,27 @@ class WebSocketChannel:
     """
 
     def __init__(self, connection: WebSocketConnection) -> None:
-        self._ws = connection
-
-    async def send(self, text: str) -> None:
+        # Imported once here, not on every frame: each `from websockets.exceptions import`
+        # statement runs a failing lookup through that module's lazy `__getattr__`.
         from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
+        self._ws = connection
+        self._closed_ok, self._closed_error = ConnectionClosedOK, ConnectionClosedError
+
+    async def send(self, text: str) -> None:
         try:
             await self._ws.send(text)
-        except ConnectionClosedOK:
+        except self._closed_ok:
             pass
-        except ConnectionClosedError as exc:
+        except self._closed_error as exc:
             raise StreamError(f"the stream closed while sending: {exc}", code=31920) from None
 
     async def receive(self) -> str | None:
-        from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
-
         try:
             message = await self._ws.recv()
-        except ConnectionClosedOK:
+        except self._closed_ok:
             return None
-        except ConnectionClosedError as exc:
+        except self._closed_error as exc:
             raise StreamError(f"the stream closed abnormally: {exc}", code=31920) from None
         if not isinstance(message, str):
             raise StreamError("the peer sent a binary frame", code=31950)

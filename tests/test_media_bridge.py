@@ -13,7 +13,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from cxml import CallRequest, Parameter, Stream, StreamChannel
+from cxml import CallRequest, Parameter, Stream, StreamChannel, StreamError
 from providers import (
     AIAssistant,
     AssistantUnavailableError,
@@ -31,6 +31,7 @@ from providers.media import (
     PlaybackEngine,
     SmartPbxEndpoint,
     StreamCall,
+    StreamResult,
     StreamServer,
     VirtualClock,
     connect_websocket,
@@ -539,6 +540,79 @@ def test_frames_leave_20_ms_apart_and_the_hang_up_waits_for_the_last_to_play() -
     # The stream closed once the last frame's slot had passed, not when it was sent.
     assert clock() == pytest.approx(50.2)
     assert ("stop", None) in engine.events
+
+
+class Forwarder(BaseEngine):
+    """Plays each caller frame back from a task of its own, as `ProviderBridge` plays what
+    its endpoint sends, and swallows what playing raises (as a bridge takes its endpoint's
+    errors); notes whether the frame was on the wire when ``play`` returned."""
+
+    def __init__(self, wire: Wire) -> None:
+        super().__init__()
+        self.wire = wire
+        self.on_the_wire_after_play: list[bool] = []
+        self.raised: list[Exception] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def audio(self, pcm: bytes) -> None:
+        task = asyncio.create_task(self._forward(pcm))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _forward(self, pcm: bytes) -> None:
+        sent = sum(1 for way, event in self.wire.log if (way, event) == ("out", "media"))
+        try:
+            await self._out().play(pcm)
+        except Exception as exc:
+            self.raised.append(exc)
+        now = sum(1 for way, event in self.wire.log if (way, event) == ("out", "media"))
+        self.on_the_wire_after_play.append(now > sent)
+
+
+def test_a_waiting_paced_player_sends_a_due_frame_from_play_itself() -> None:
+    # No wake-up of the player's task per frame: on a busy loop that is a turn of delay.
+    clock = VirtualClock(10.0)
+    wire, peer = Wire(), PlatformPeer("MZ1", "CA1")
+    engine = Forwarder(wire)
+    server = StreamServer(engine=engine, clock=clock, sleep=clock.sleep)
+
+    async def scenario() -> None:
+        session = asyncio.create_task(server.handle(wire))
+        wire.inbox.put_nowait(peer.start())
+        for _ in range(3):
+            wire.inbox.put_nowait(peer.media(b"\xff" * 160))
+            await clock.sleep(0.02)
+        wire.inbox.put_nowait(peer.stop())
+        await session
+
+    run(scenario)
+    assert engine.on_the_wire_after_play == [True, True, True]
+
+
+class FailingWire(Wire):
+    async def send(self, text: str) -> None:
+        if json.loads(text)["event"] == "media":
+            raise StreamError("the stream closed while sending", code=31920)
+        await super().send(text)
+
+
+def test_a_send_failing_inside_play_ends_the_stream_as_a_playback_failure() -> None:
+    # The error is the stream's, recorded as the player's task would, not the engine's.
+    clock = VirtualClock(10.0)
+    wire, peer = FailingWire(), PlatformPeer("MZ1", "CA1")
+    engine = Forwarder(wire)
+    server = StreamServer(engine=engine, clock=clock, sleep=clock.sleep)
+
+    async def scenario() -> StreamResult:
+        wire.inbox.put_nowait(peer.start())
+        wire.inbox.put_nowait(peer.media(b"\xff" * 160))
+        return await server.handle(wire)  # ends by itself: the failed send ends it
+
+    result = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert result.outcome.kind == "error"
+    assert result.outcome.code == "31920"
+    assert [e.code for e in server.errors] == [31920]
+    assert engine.raised == []
 
 
 class Marker(BaseEngine):

@@ -43,6 +43,17 @@ An engine served in process, with the platform played by hand:
 
 from __future__ import annotations
 
+from ._engines import (
+    EngineRegistry,
+    EngineUnavailableError,
+    Plan,
+    ServiceSpec,
+    engine_for,
+    engines,
+    plan_engine,
+    register_engine,
+    services_markdown,
+)
 from ._in_process import InProcessConnector
 from ._outcome import Outcome, OutcomeError
 from ._playout import VirtualClock
@@ -71,6 +82,7 @@ from .engine import (
     TextToSpeech,
     ToneTextToSpeech,
 )
+from .pipecat import PipecatEngine, PipecatUnavailableError
 from .protocols import (
     PlatformPeer,
     SmartPbxClient,
@@ -79,6 +91,7 @@ from .protocols import (
     Unknown,
 )
 from .provider_bridge import ProviderBridge, e164
+from .realtime import OpenAIRealtime
 from .resample import Framer, Resampler
 from .server import StreamServer
 from .vad import EnergyDetector, VoiceDetector, level
@@ -91,16 +104,23 @@ __all__ = [
     "EchoEngine",
     "EnergyDetector",
     "Engine",
+    "EngineRegistry",
+    "EngineUnavailableError",
     "Framer",
     "InProcessConnector",
+    "OpenAIRealtime",
     "Outcome",
     "OutcomeError",
     "Output",
+    "PipecatEngine",
+    "PipecatUnavailableError",
+    "Plan",
     "PlatformPeer",
     "PlaybackEngine",
     "ProviderBridge",
     "Resampler",
     "ScriptedSpeechToText",
+    "ServiceSpec",
     "SmartPbxClient",
     "SmartPbxEndpoint",
     "SpeechToText",
@@ -117,9 +137,14 @@ __all__ = [
     "connect_websocket",
     "e164",
     "encoding_of",
+    "engine_for",
+    "engines",
     "level",
     "open_codec",
     "pcm_from_alaw",
     "pcm_from_ulaw",
+    "plan_engine",
+    "register_engine",
+    "services_markdown",
     "ulaw_from_pcm",
 ]

@@ -11,11 +11,14 @@ Pacing keeps a schedule, not a sleep per frame: frame *n* of a reply is due at
 ``reply start + n * 20 ms``. Each wake-up sends every frame due by then (``now + lead``), so
 a late wake-up catches up instead of pushing the rest of the reply later; a frame more than
 ``late`` seconds past its slot is dropped (counted in ``dropped_frames``) rather than sent,
-so a busy loop costs a little audio, never seconds of backlog. While wake-ups come late the
-player sends that much further ahead (up to ``MAX_LAG``, easing off again), so the
-platform's buffer rides out the loop's stalls. Only a real underrun (the engine had nothing
-queued) moves the schedule on. Audio that waited in a socket while the loop stalled (a
-`LoopWatch` measures stalls) is dropped as it arrives, beyond ``late``, mid-reply.
+so a busy loop costs a little audio, never seconds of backlog. While the player's task waits
+for audio, ``play`` sends what is due at once itself: audio arriving in real time (a remote
+endpoint's 20 ms frames) costs no wake-up of that task, nor a turn of a busy loop. While
+wake-ups come late the player sends that much further ahead (up to ``MAX_LAG``, easing off
+again), so the platform's buffer rides out the loop's stalls. Only a real underrun (the
+engine had nothing queued) moves the schedule on. Audio that waited in a socket while the
+loop stalled (a `LoopWatch` measures stalls) is dropped as it arrives, beyond ``late``,
+mid-reply.
 """
 
 from __future__ import annotations
@@ -113,6 +116,7 @@ class Player:
         self._framer = Framer(frame_samples * 2)  # PCM16 at the platform's rate
         self._queue: collections.deque[bytes | _MarkItem | _HangupItem] = collections.deque()
         self._ready = asyncio.Event()
+        self._waiting = False  # `run` waits for something to be queued
         self._pace, self._clock, self._sleep, self._lead = (
             server.pace, server.clock, server.sleep, server.lead
         )  # fmt: skip
@@ -186,7 +190,20 @@ class Player:
             return
         if self._watch is not None and self._stale_input(pcm):
             return
-        self._queue.extend(self._framer.push(self._resampler.process(pcm)))
+        queue = self._queue
+        inline = self._pace and self._waiting and not queue
+        queue.extend(self._framer.push(self._resampler.process(pcm)))
+        if inline and queue:
+            # The player waits for audio: what is due now goes out from here, which saves it
+            # a wake-up per frame (and, on a busy loop, a turn of the loop of delay).
+            try:
+                await self._send_due(sleep=False)
+            except Exception as exc:
+                await self._session.playback_failed(exc)
+                return
+            if not queue:
+                self._idle = True  # as `run` marks it when the queue runs dry
+                return
         self._ready.set()
 
     async def mark(self, name: str) -> None:
@@ -263,7 +280,11 @@ class Player:
             if not self._queue:
                 self._idle = True
                 self._ready.clear()
-                await self._ready.wait()
+                self._waiting = True
+                try:
+                    await self._ready.wait()
+                finally:
+                    self._waiting = False
                 continue
             item = self._queue[0]
             if isinstance(item, bytes):
@@ -283,8 +304,9 @@ class Player:
                 await self._session.end()
                 return
 
-    async def _send_due(self) -> None:
-        """Send the frames at the head of the queue that are due (all of them, unpaced)."""
+    async def _send_due(self, *, sleep: bool = True) -> None:
+        """Send the frames at the head of the queue that are due (all of them, unpaced);
+        with ``sleep=False`` return instead of waiting for the first one's time."""
         queue, send, media, encode = (
             self._queue, self._session.send, self._protocol.media, self._codec.encode
         )  # fmt: skip
@@ -307,6 +329,8 @@ class Player:
         lead = self._lead + self._lag
         wait = self._slot - lead - now
         if wait > 0:
+            if not sleep:
+                return
             await self._sleep(wait)
             # How late this wake-up came: a busy loop. Later frames go out that much further
             # ahead, so the platform's buffer, not the caller, absorbs the next stall.

@@ -116,13 +116,18 @@ class Session:
     async def _play(self, player: Player) -> None:
         try:
             await player.run()
-        except CxmlError as exc:
-            self.fail(exc)
-            await self.end()
         except Exception as exc:
+            await self.playback_failed(exc)
+
+    async def playback_failed(self, exc: Exception) -> None:
+        """Sending the engine's audio failed (in the player's task or inline in ``play``):
+        the stream ends with that error."""
+        if isinstance(exc, CxmlError):
+            self.fail(exc)
+        else:
             self.fail(MediaError(f"playback failed: {type(exc).__name__}", code="PLAYBACK_FAILED"))
-            log.debug("playback failure", exc_info=True)
-            await self.end()
+            log.debug("playback failure", exc_info=exc)
+        await self.end()
 
     async def run(self) -> StreamResult:
         self.server._stream_started()

@@ -22,6 +22,7 @@ from cxml import CxmlError, StreamChannel, WebSocketChannel
 
 from .._assistant import TICKET_PARAMETER, AIAssistant, MediaBridge
 from .._errors import AssistantUnavailableError, MediaError, SignatureError
+from ._engines import engine_for
 from ._in_process import InProcessConnector
 from ._outcome import Outcome
 from ._playout import LoopWatch
@@ -47,7 +48,8 @@ class StreamServer:
 
     ``bridge`` verifies tickets (`MediaBridge`, the one `AIAssistant.verb` signed with);
     ``assistants`` are the assistants tickets may name; ``engines(assistant, call)`` makes the
-    engine for assistants that are not remote endpoints. ``engine`` serves streams that carry
+    engine for assistants that are not remote endpoints (default `engine_for`: the engine a
+    built-in assistant's configuration describes). ``engine`` serves streams that carry
     no ticket: an `Engine` (every such stream gets that one) or a factory ``f(call)`` (one
     each); leave it None on a public listener, where every stream must be ticketed.
 
@@ -224,6 +226,5 @@ class StreamServer:
                 on_ignored=self._ignored_by_endpoint,
             )
             return call, engine
-        if self.engines is None:
-            raise AssistantUnavailableError(f"no engine for assistant {admitted.assistant!r}")
-        return call, self.engines(assistant, call)
+        engines = self.engines if self.engines is not None else engine_for
+        return call, engines(assistant, call)

@@ -104,9 +104,10 @@ class SmartPbxClient:
             return Stop(self.call_id)
         if event != "media":
             return Unknown(event)
-        for key, mine in (("callId", self.call_id), ("accountId", self.account_id)):
-            if key in body and body[key] != mine:
-                raise MediaProtocolError(f"media.{key} names another call")
+        if "callId" in body and body["callId"] != self.call_id:
+            raise MediaProtocolError("media.callId names another call")
+        if "accountId" in body and body["accountId"] != self.account_id:
+            raise MediaProtocolError("media.accountId names another call")
         return _media(body, self.encoding, self.sample_rate)
 
 
