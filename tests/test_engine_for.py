@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from providers.media import (
     register_engine,
     services_markdown,
 )
+from providers.media._outcome import Outcome
 from providers.media.protocols import Media
 
 PIPECAT = importlib.util.find_spec("pipecat") is not None
@@ -169,19 +170,64 @@ def test_a_pipecat_pipeline_is_assembled_from_the_table(monkeypatch: pytest.Monk
     assert user._context.messages == [{"role": "system", "content": "Be brief."}]
 
 
-def test_tools_on_a_pipecat_pipeline_are_not_offered_and_a_warning_says_so(
+def test_tools_on_a_pipecat_pipeline_are_declared_registered_and_run_by_the_runner(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     pytest.importorskip("pipecat")
+    from pipecat.frames.frames import FunctionCallResultProperties
+    from pipecat.services.llm_service import FunctionCallParams
+
+    from providers.media.pipecat import PipecatEngine
+    from providers.tools import Function
+
     monkeypatch.setenv("CARTESIA_API_KEY", "cartesia-not-a-real-key")
     monkeypatch.setenv("ELEVENLABS_API_KEY", "elevenlabs-not-a-real-key")
+    lookup = Function("lookup_order", "https://example.com/orders", "Find an order.",
+                      parameters={"type": "object", "properties": {"id": {"type": "string"}},
+                                  "required": ["id"]})  # fmt: skip
     assistant = builtin("openai.gpt-4o-mini", stt_type="cartesia", tts_type="elevenlabs",
-                        tool_names=["connect_call"])  # fmt: skip
+                        tool_names=["set_variables", "connect_call"])  # fmt: skip
     with caplog.at_level("WARNING", logger="providers.media"):
-        engine_for(assistant)
-    assert "tool_names are not offered on a pipecat pipeline" in caplog.text
-    assert "not-a-real-key" not in caplog.text
-    assert SECRET_KEY not in caplog.text
+        engine = engine_for(assistant, functions=[lookup])
+    assert isinstance(engine, PipecatEngine)
+    assert not caplog.text
+    _, user, llm, _, _ = engine.pipeline_factory(StreamCall("CA1"))
+    (runner,) = engine.runners
+    offered = ("set_variables", "connect_call", "lookup_order")
+    assert runner.names == offered
+    declared = user._context.tools.standard_tools
+    assert tuple(schema.name for schema in declared) == offered
+    assert declared[2].properties == {"id": {"type": "string"}}
+    assert declared[2].required == ["id"]
+    assert all(llm.has_function(name) for name in offered)
+    assert not llm.has_function("stop_flow")
+
+    answers: list[tuple[object, FunctionCallResultProperties | None]] = []
+
+    async def result_callback(
+        result: object, *, properties: FunctionCallResultProperties | None = None
+    ) -> None:
+        answers.append((result, properties))
+
+    def params(name: str, call_id: str, arguments: Mapping[str, object]) -> FunctionCallParams:
+        return FunctionCallParams(name, call_id, arguments, llm, None, user._context,
+                                  result_callback)  # fmt: skip
+
+    async def drive() -> None:
+        await llm._functions["set_variables"].handler(
+            params("set_variables", "c1", {"variables": {"order": "soup"}})
+        )
+        transfer = {"destinations": [{"type": "extension", "target": "1001"}]}
+        await llm._functions["connect_call"].handler(params("connect_call", "c2", transfer))
+
+    asyncio.run(asyncio.wait_for(drive(), 20))
+    (variables, none), (transferred, properties) = answers
+    assert (variables, none) == ({"result": "success"}, None)
+    assert runner.variables["order"] == "soup"
+    assert transferred == {"result": "success"}
+    assert properties is not None
+    assert properties.run_llm is False  # the call ends: the model says no more
+    assert engine.outcome == Outcome("transfer", destination="1001")
 
 
 def test_a_missing_service_key_names_its_variable_not_a_value(
@@ -201,6 +247,18 @@ def test_realtime_models_are_served_by_openai_realtime() -> None:
     assert isinstance(engine, OpenAIRealtime)
     assert (engine.model, engine.instructions) == ("gpt-4o-realtime-preview", "Be brief.")
     assert SECRET_KEY not in repr(engine)
+
+
+def test_a_realtime_engine_offers_the_tool_names_and_the_webhook_functions() -> None:
+    from providers.media.realtime import OpenAIRealtime
+    from providers.tools import Function
+
+    lookup = Function("lookup_order", "https://example.com/orders", "Find an order.",
+                      parameters={"type": "object", "properties": {}})  # fmt: skip
+    assistant = builtin("openai.gpt-realtime", tool_names=["connect_call"])
+    engine = engine_for(assistant, functions=[lookup])
+    assert isinstance(engine, OpenAIRealtime)
+    assert [tool["name"] for tool in engine.tools()] == ["connect_call", "lookup_order"]
 
 
 @pytest.mark.parametrize(

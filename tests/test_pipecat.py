@@ -263,6 +263,54 @@ def test_an_error_in_the_pipeline_ends_the_call_with_an_error_outcome() -> None:
     assert "secret" not in str(outcome.detail)
 
 
+def test_a_tools_transfer_ends_the_stream_after_the_pipelines_audio() -> None:
+    """An LLM service in the pipeline runs ``connect_call`` through pipecat's own function-call
+    path (no model is asked: the call is handed to the service as a model would give it); the
+    runner gets the call, the tool's transfer is the stream's outcome, after the audio."""
+    pytest.importorskip("pipecat.services.openai.llm")
+    from pipecat.frames.frames import FunctionCallFromLLM
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.services.openai.llm import OpenAILLMService
+
+    from providers.tools import ToolRunner
+
+    clip = tone(8000, 0.3, (700, 0.3))
+    kept, on_outcome = keeper()
+    llm = OpenAILLMService(api_key="placeholder-not-a-key")  # never asked for a reply
+    context = LLMContext()
+    runner = ToolRunner(["connect_call"])
+
+    def engine(call: StreamCall) -> PipecatEngine:
+        made = PipecatEngine(lambda call: [Speaker(clip, 8000, end=False), llm], sample_rate=8000)
+        made.offer_tools(llm, context, runner)
+        return made
+
+    server = StreamServer(engine=engine, on_outcome=on_outcome, pace=False)
+    transfer = {"destinations": [{"type": "extension", "target": "1001"}]}
+
+    async def scenario() -> list[bytes]:
+        async with server.listen() as address, connect(address) as socket:
+            peer = PlatformPeer("MZ1", "CA1")
+            await socket.send(peer.start())
+            got = await media_until(socket, peer, len(clip) // 320)  # through the LLM service
+            called = FunctionCallFromLLM("connect_call", "call-1", transfer, context)
+            await llm.run_function_calls([called])
+            async for message in socket:
+                event = peer.parse(message)
+                if isinstance(event, Media):
+                    got.append(event.payload)
+            return got
+
+    assert b"".join(run(scenario)) == ulaw_from_pcm(clip)
+    assert [(call.call_sid, outcome) for call, outcome in kept] == [
+        ("CA1", Outcome("transfer", destination="1001"))
+    ]
+    assert isinstance(runner.call, StreamCall)
+    assert runner.call.call_sid == "CA1"
+    assert not runner.errors
+    assert not server.errors
+
+
 def test_without_pipecat_the_engine_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from providers.media import pipecat as module
 

@@ -13,6 +13,10 @@ text-to-speech service (``tts_type``). `engine_for` turns that into an `Engine`:
    text-to-speech) from the pipecat services `SERVICES` lists for ``stt_type``,
    the ``engine_model`` provider and ``tts_type``, run by `PipecatEngine`.
 
+Either way the assistant's ``tool_names`` and the webhook ``functions`` given to `engine_for`
+are offered to the model and run by a `ToolRunner` on the call (on a pipeline through
+`PipecatEngine.offer_tools`); a registered factory is given neither.
+
 Whatever cannot be served raises `EngineUnavailableError` (code ``ENGINE_UNAVAILABLE``) naming
 the fix: the extra to install (``pip install 'cxmlflow[pipecat]'``, pipecat's own per-vendor
 extra such as ``pip install 'pipecat-ai[deepgram]'``), the environment variable holding a
@@ -27,9 +31,8 @@ reprs or logs.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -38,6 +41,7 @@ import attrs
 from .._assistant import AIAssistant
 from .._errors import MediaError
 from .._voices import elevenlabs_voice
+from ..tools import Function, ToolRunner
 from .engine import Engine, StreamCall
 
 __all__ = [
@@ -56,7 +60,6 @@ __all__ = [
     "services_markdown",
 ]
 
-log = logging.getLogger("providers.media")
 
 Kind = Literal["stt", "llm", "tts"]
 #: ``factory(assistant, call)``: the engine for one call (as `StreamServer`'s ``engines``).
@@ -287,16 +290,23 @@ class EngineRegistry:
         ]
         return Plan("pipecat", model, stt=rows[0], llm=rows[1], tts=rows[2])
 
-    def __call__(self, assistant: AIAssistant, call: StreamCall | None = None) -> Engine:
-        """The engine for ``assistant`` on ``call`` (see the module's documentation)."""
+    def __call__(
+        self,
+        assistant: AIAssistant,
+        call: StreamCall | None = None,
+        *,
+        functions: Iterable[Function] = (),
+    ) -> Engine:
+        """The engine for ``assistant`` on ``call`` (see the module's documentation),
+        offering the assistant's ``tool_names`` and the webhook ``functions``."""
         plan = self.plan(assistant)
         if call is None:
             call = StreamCall(call_sid="", assistant=assistant)
         if plan.factory is not None:
             return plan.factory(assistant, call)
         if plan.engine == "realtime":
-            return _realtime(assistant)
-        return _pipecat(assistant, plan)
+            return _realtime(assistant, functions)
+        return _pipecat(assistant, plan, functions)
 
 
 def _spec(kind: Kind, name: str) -> ServiceSpec:
@@ -309,10 +319,15 @@ def _spec(kind: Kind, name: str) -> ServiceSpec:
     return spec
 
 
-def _realtime(assistant: AIAssistant) -> Engine:
+def _realtime(assistant: AIAssistant, functions: Iterable[Function] = ()) -> Engine:
     from .realtime import OpenAIRealtime  # imported when a realtime engine is wanted
 
-    engine: Engine = OpenAIRealtime.for_assistant(assistant)
+    functions = list(functions)
+    if functions:
+        runner = ToolRunner.for_assistant(assistant.config, functions)
+        engine: Engine = OpenAIRealtime.for_assistant(assistant, runner=runner)
+    else:
+        engine = OpenAIRealtime.for_assistant(assistant)
     return engine
 
 
@@ -369,7 +384,7 @@ def _build(spec: ServiceSpec, key: str | None, settings: Mapping[str, Any]) -> A
         ) from None
 
 
-def _pipecat(assistant: AIAssistant, plan: Plan) -> Engine:
+def _pipecat(assistant: AIAssistant, plan: Plan, functions: Iterable[Function] = ()) -> Engine:
     rows = [s for s in (plan.stt, plan.llm, plan.tts) if s is not None]
     try:
         import pipecat  # noqa: F401  # the extra; its services are imported from the table
@@ -394,12 +409,6 @@ def _pipecat(assistant: AIAssistant, plan: Plan) -> Engine:
 
     from .pipecat import PipecatEngine
 
-    if config.get("tool_names"):  # not wired into pipecat's function calling yet
-        log.warning(
-            "assistant %r: its tool_names are not offered on a pipecat pipeline; use a "
-            "realtime model or register an engine factory for them",
-            assistant.name,
-        )
     prompt = config.get("init_prompt")
     context = LLMContext([{"role": "system", "content": prompt}] if prompt else [])
     aggregators = LLMContextAggregatorPair(context)
@@ -407,17 +416,28 @@ def _pipecat(assistant: AIAssistant, plan: Plan) -> Engine:
     def pipeline(call: StreamCall) -> list[Any]:
         return [stt, aggregators.user(), llm, tts, aggregators.assistant()]
 
-    return PipecatEngine(pipeline)
+    engine = PipecatEngine(pipeline)
+    # The assistant's tool_names and the webhook functions, run on the call by a ToolRunner
+    # (the engine gives it the call when it starts).
+    engine.offer_tools(llm, context, ToolRunner.for_assistant(config, functions))
+    return engine
 
 
 #: The registry `engine_for` and `register_engine` use.
 engines: Final = EngineRegistry()
 
 
-def engine_for(assistant: AIAssistant, call: StreamCall | None = None) -> Engine:
+def engine_for(
+    assistant: AIAssistant,
+    call: StreamCall | None = None,
+    *,
+    functions: Iterable[Function] = (),
+) -> Engine:
     """The engine ``assistant``'s configuration describes (a `StreamServer` ``engines``
-    factory); `EngineUnavailableError` naming what to install or what is not supported."""
-    return engines(assistant, call)
+    factory), offering its ``tool_names`` and the webhook ``functions`` (a registered
+    factory is not given them); `EngineUnavailableError` naming what to install or what is
+    not supported."""
+    return engines(assistant, call, functions=functions)
 
 
 def register_engine(prefix: str, factory: EngineFactory) -> None:

@@ -17,6 +17,11 @@ cancels it and ends the stream with ``Outcome("error", code="PIPECAT_ERROR")``, 
 ``end_on_error=False``. When the stream ends first (the caller hung up), `PipecatEngine.stop`
 cancels the pipeline and waits for it.
 
+`PipecatEngine.offer_tools` offers a `ToolRunner`'s tools on a pipeline (declared in the LLM
+context, a handler each registered with the LLM service); a tool whose result carries an
+outcome (a transfer, a stop) ends the stream with it through `PipecatEngine.end`, which lets
+the pipeline finish what it holds first.
+
 pipecat's own turn-taking decides when the bot is interrupted, so the bridge's barge-in is
 off by default; with ``barge_in=True`` the bridge flushes the playout when the caller speaks
 over the bot and the engine broadcasts an interruption into the pipeline.
@@ -34,12 +39,16 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._conversation import ToolCall
 from .._errors import MediaError, MediaFormatError
 from ._outcome import Outcome
 from .engine import BaseEngine, Output, StreamCall
 from .resample import Resampler
+
+if TYPE_CHECKING:
+    from ..tools import ToolRunner
 
 __all__ = ["PIPECAT_ERROR", "PipecatEngine", "PipecatUnavailableError", "PipelineFactory"]
 
@@ -68,6 +77,7 @@ def _pipecat() -> SimpleNamespace:
             CancelFrame,
             EndFrame,
             ErrorFrame,
+            FunctionCallResultProperties,
             InputAudioRawFrame,
             InputDTMFFrame,
             InterruptionFrame,
@@ -127,6 +137,30 @@ def _pipecat() -> SimpleNamespace:
         PipelineParams=PipelineParams,
         PipelineWorker=PipelineWorker,
         WorkerRunner=WorkerRunner,
+        EndFrame=EndFrame,
+        FunctionCallResultProperties=FunctionCallResultProperties,
+    )
+
+
+def _function_schema() -> Any:
+    try:  # pipecat-ai 1.14 moved it; 1.4 to 1.13 have it here
+        from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+    except ImportError:
+        from pipecat.adapters.schemas.function_schema import FunctionSchema
+    return FunctionSchema
+
+
+def _schema(spec: Mapping[str, Any]) -> Any:
+    """A `ToolRunner` spec (``{"type": "function", "function": {...}}``) as pipecat's
+    ``FunctionSchema``."""
+    inner = spec.get("function")
+    function: Mapping[str, Any] = inner if isinstance(inner, Mapping) else spec
+    parameters = function.get("parameters") or {}
+    return _function_schema()(
+        name=str(function["name"]),
+        description=str(function.get("description") or ""),
+        properties=dict(parameters.get("properties") or {}),
+        required=list(parameters.get("required") or []),
     )
 
 
@@ -164,6 +198,10 @@ class PipecatEngine(BaseEngine):
         }
         #: Why the pipeline failed (no secrets: the processor and the exception's type).
         self.error: str | None = None
+        #: How `end` asked the stream to end (a tool's transfer or stop), once it did.
+        self.outcome: Outcome | None = None
+        #: The `ToolRunner`s of `offer_tools` (each is given the call when the engine starts).
+        self.runners: list[ToolRunner] = []
         self._input: Any = None
         self._worker: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -174,8 +212,53 @@ class PipecatEngine(BaseEngine):
     def __repr__(self) -> str:
         return f"PipecatEngine(sample_rate={self.sample_rate}, barge_in={self.barge_in})"
 
+    def offer_tools(self, llm: Any, context: Any, runner: ToolRunner) -> None:
+        """Offer ``runner``'s tools on a pipeline: declared in pipecat's LLM ``context``
+        (its ``tools``, as ``FunctionSchema``) and one handler each registered with the
+        ``llm`` service. A handler runs the call through ``runner`` and gives its result to
+        the LLM; when the result carries an outcome (``connect_call``'s transfer,
+        ``stop_service``, ``stop_flow``) the LLM is not run again and `end` ends the stream
+        with it."""
+        specs = runner.specs()
+        if not specs:
+            return
+        context.set_tools([_schema(spec) for spec in specs])
+        for name in runner.names:
+            llm.register_function(name, self._tool_handler(runner))
+        self.runners.append(runner)
+
+    def _tool_handler(self, runner: ToolRunner) -> Callable[[Any], Any]:
+        async def handle(params: Any) -> None:
+            arguments = params.arguments
+            done = await runner.run(
+                ToolCall(
+                    params.function_name,
+                    arguments if isinstance(arguments, Mapping) else {},
+                    id=params.tool_call_id or "",
+                )
+            )
+            if done.outcome is None:
+                await params.result_callback(done.result)
+                return
+            properties = self._pc.FunctionCallResultProperties(run_llm=False)
+            await params.result_callback(done.result, properties=properties)
+            await self.end(done.outcome)
+
+        return handle
+
+    async def end(self, outcome: Outcome) -> None:
+        """End the call with ``outcome``: the pipeline finishes what it holds (an
+        ``EndFrame`` after it), then the stream ends with ``outcome`` once the queued audio
+        has played. The first outcome asked for is the one kept."""
+        if self.outcome is None:
+            self.outcome = outcome
+        await self._queue(self._pc.EndFrame())
+
     async def start(self, call: StreamCall, output: Output) -> None:
         await super().start(call, output)
+        for runner in self.runners:
+            if runner.call is None:
+                runner.call = call
         built = self.pipeline_factory(call)
         if inspect.isawaitable(built):
             built = await built
@@ -261,7 +344,9 @@ class PipecatEngine(BaseEngine):
                         await task
         if self._stopping:
             return
-        if self.error is not None:
+        if self.outcome is not None:
+            await output.end(self.outcome)
+        elif self.error is not None:
             await output.end(Outcome("error", code=PIPECAT_ERROR, detail=self.error))
         else:
             await output.end(Outcome("finished"))
