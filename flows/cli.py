@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
+import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,7 +22,7 @@ import yaml
 import cxml
 
 from ._cli_flows import add_flow_commands
-from .routing import EXAMPLE_PBX, PbxConfigError, Router, load_pbx
+from .routing import EXAMPLE_PBX, PbxConfigError, RedisStore, Router, load_pbx
 from .routing._config import describe
 
 __all__ = ["main"]
@@ -117,6 +119,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     fmt.add_argument("--max-bytes", type=int, default=cxml.MAX_BYTES, metavar="N")
     fmt.set_defaults(run=_fmt)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a PBX to the platform under uvicorn",
+        description="Serve the voice webhook (/voice) and the probes (/healthz, /readyz) of a "
+        "PBX configuration under uvicorn (see docs/serve.md). Without PBX, the example PBX "
+        "shipped with cxmlflow is served. The secrets come from the environment only: "
+        "CXMLFLOW_SECRET signs callback state, CXMLFLOW_WEBHOOK_TOKEN is the bearer token the "
+        "platform sends. Exit 1 if the configuration has problems, 2 if a secret is missing.",
+    )
+    serve.add_argument("config", nargs="?", metavar="PBX", help="PBX configuration (YAML/JSON)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    serve.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the public URL of /voice, as the platform calls it (default http://HOST:PORT/voice)",
+    )
+    serve.add_argument(
+        "--redis", metavar="URL", help="keep call state in Redis (default: in memory)"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="uvicorn worker processes"
+    )
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="local development: a random secret if CXMLFLOW_SECRET is unset, and /voice "
+        "without a token if CXMLFLOW_WEBHOOK_TOKEN is unset",
+    )
+    serve.set_defaults(run=_serve)
     add_flow_commands(commands)
     return parser
 
@@ -306,6 +339,87 @@ def _fmt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Path(args.file).write_text(text, encoding="utf-8")
     else:
         out.write(text)
+    return 0
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        import uvicorn
+
+        from . import server
+    except ImportError as exc:
+        print(f"cxml serve needs {exc.name}: pip install 'cxmlflow[serve]'", file=err)
+        return 2
+    secret = os.environ.get(server.ENV_SECRET) or None
+    token = os.environ.get(server.ENV_TOKEN) or None
+    if not args.dev:
+        missing = [
+            f"{name} ({what})"
+            for name, what, value in (
+                (server.ENV_SECRET, "the router's signing secret", secret),
+                (server.ENV_TOKEN, "the platform's requests API key", token),
+            )
+            if value is None
+        ]
+        if missing:
+            print(
+                f"cxml serve: set {' and '.join(missing)} in the environment, "
+                "or pass --dev for local development",
+                file=err,
+            )
+            return 2
+    if args.workers < 1:
+        print("--workers: must be at least 1", file=err)
+        return 2
+    try:
+        pbx = load_pbx(args.config or EXAMPLE_PBX)
+    except PbxConfigError as exc:
+        for issue in exc.issues:
+            print(_config_issue(args.config, issue), file=err)
+        return 1
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        print(
+            f"cxml serve --dev: {server.ENV_SECRET} is unset, callbacks are signed with a "
+            "random secret made for this run",
+            file=err,
+        )
+    if token is None:
+        print(
+            f"cxml serve --dev: {server.ENV_TOKEN} is unset, /voice is served without a token",
+            file=err,
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base_url = args.base_url or f"http://{host}:{args.port}/voice"
+    try:
+        store = RedisStore.from_url(args.redis) if args.redis else None
+        router = Router(pbx, base_url=base_url, secret=secret, store=store)
+    except ImportError as exc:
+        print(f"--redis needs {exc.name}: pip install 'cxmlflow[redis]'", file=err)
+        return 2
+    except ValueError as exc:
+        print(f"cxml serve: {exc}", file=err)
+        return 2
+    open_routes = () if token else ("voice",)
+    print(f"cxml serve: {args.config or 'the example PBX'} at {base_url}", file=err)
+    if args.workers == 1:
+        app = server.create_app(router, token=token, open_routes=open_routes)
+        uvicorn.run(app, host=args.host, port=args.port)
+        return 0
+    # Each worker builds its own app: tell it what to build (secrets included, in the
+    # environment the worker processes inherit, never on a command line).
+    os.environ[server.ENV_SECRET] = secret
+    os.environ[server.ENV_BASE_URL] = base_url
+    os.environ[server.ENV_DEV] = "1" if args.dev else ""
+    os.environ[server.ENV_CONFIG] = str(Path(args.config).resolve()) if args.config else ""
+    os.environ[server.ENV_REDIS] = args.redis or ""
+    uvicorn.run(
+        "flows.server:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+    )
     return 0
 
 

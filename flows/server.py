@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -26,12 +27,24 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from cxml import CallRequest, CallRequestError, StreamError, render
 
-from .routing import Router
+from .routing import EXAMPLE_PBX, RedisStore, Router, load_pbx
 
 if TYPE_CHECKING:
     from providers.media import StreamServer
 
-__all__ = ["AUTHENTICATED_ROUTES", "MAX_BODY", "StarletteChannel", "create_app"]
+__all__ = [
+    "AUTHENTICATED_ROUTES",
+    "ENV_BASE_URL",
+    "ENV_CONFIG",
+    "ENV_DEV",
+    "ENV_REDIS",
+    "ENV_SECRET",
+    "ENV_TOKEN",
+    "MAX_BODY",
+    "StarletteChannel",
+    "app_from_environment",
+    "create_app",
+]
 
 log = logging.getLogger("flows.server")
 
@@ -41,6 +54,14 @@ AUTHENTICATED_ROUTES = frozenset({"voice"})
 MAX_BODY = 64 * 1024
 #: WebSocket close codes of a clean end: normal, going away, no status given.
 _CLEAN_CLOSE = frozenset({1000, 1001, 1005})
+#: The environment `app_from_environment` reads (``cxml serve`` sets the settings for its
+#: workers; the secrets are only ever read from the environment).
+ENV_SECRET = "CXMLFLOW_SECRET"  # the router's signing secret
+ENV_TOKEN = "CXMLFLOW_WEBHOOK_TOKEN"  # the platform's requests API key (bearer token)
+ENV_CONFIG = "CXMLFLOW_CONFIG"  # the PBX configuration (default: the example PBX)
+ENV_BASE_URL = "CXMLFLOW_BASE_URL"  # the public URL of /voice
+ENV_REDIS = "CXMLFLOW_REDIS_URL"  # a RedisStore's URL (default: the in-memory store)
+ENV_DEV = "CXMLFLOW_DEV"  # "1": serve /voice without a token when none is set
 #: The key `/readyz` reads to see that the state store answers.
 _READY_KEY = "cxmlflow:readyz"
 
@@ -221,3 +242,31 @@ def _callback_url(router: Router, request: Request) -> str:
     which carries the signed state of a callback."""
     base = urlsplit(router.base_url)
     return urlunsplit((base.scheme, base.netloc, base.path, request.url.query, ""))
+
+
+def app_from_environment() -> Starlette:
+    """The app ``cxml serve`` runs in each uvicorn worker, built from the environment.
+
+    ``CXMLFLOW_CONFIG`` (default: the example PBX), ``CXMLFLOW_BASE_URL`` (required),
+    ``CXMLFLOW_REDIS_URL`` (default: the in-memory store), the secrets ``CXMLFLOW_SECRET``
+    and ``CXMLFLOW_WEBHOOK_TOKEN``; without the token, ``/voice`` is open only when
+    ``CXMLFLOW_DEV`` is ``1``. A usable factory for ``uvicorn --factory`` too.
+    """
+    env = os.environ
+    secret = env.get(ENV_SECRET)
+    if not secret:
+        raise RuntimeError(f"set {ENV_SECRET} (the router's signing secret) in the environment")
+    base_url = env.get(ENV_BASE_URL)
+    if not base_url:
+        raise RuntimeError(f"set {ENV_BASE_URL} (the public URL of /voice) in the environment")
+    token = env.get(ENV_TOKEN) or None
+    if token is None and env.get(ENV_DEV) != "1":
+        raise RuntimeError(f"set {ENV_TOKEN} (the platform's requests API key) in the environment")
+    redis_url = env.get(ENV_REDIS)
+    router = Router(
+        load_pbx(env.get(ENV_CONFIG) or EXAMPLE_PBX),
+        base_url=base_url,
+        secret=secret,
+        store=RedisStore.from_url(redis_url) if redis_url else None,
+    )
+    return create_app(router, token=token, open_routes=() if token else ("voice",))
