@@ -48,6 +48,7 @@ from providers.media.protocols import Mark, Media
 
 from .loopback import Webhooks, serving, webhooks
 from .media_signals import tone
+from .outputs import Speaker
 
 TOKEN = "hook-secret-5e4d3c2b1a"
 LOOPBACK = HttpPolicy(allow_http=True, allowed_networks=("127.0.0.0/8",))
@@ -443,32 +444,6 @@ def test_failing_and_unoffered_tools_do_not_end_the_call(hooks: Webhooks) -> Non
     assert agent.outcome is None
     ((_, outcome),) = live.outcomes
     assert outcome == Outcome("hangup")  # the caller ended it, not a tool
-
-
-class Speaker:
-    """An Output that keeps what the agent queued and how it ended the stream."""
-
-    sample_rate = 8000
-    speaking = False
-
-    def __init__(self) -> None:
-        self.audio = bytearray()
-        self.ended: list[Outcome] = []
-
-    async def play(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    async def mark(self, name: str) -> None:
-        pass
-
-    async def clear(self) -> None:
-        self.audio.clear()
-
-    async def hangup(self) -> None:
-        await self.end(Outcome("finished"))
-
-    async def end(self, outcome: Outcome) -> None:
-        self.ended.append(outcome)
 
 
 async def _say(agent: Agent) -> None:

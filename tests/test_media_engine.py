@@ -12,7 +12,6 @@ from providers.media import (
     Agent,
     EnergyDetector,
     Engine,
-    Outcome,
     PlatformPeer,
     ScriptedSpeechToText,
     StreamCall,
@@ -24,6 +23,7 @@ from providers.media import (
 from providers.media.protocols import Mark, Media
 
 from .media_signals import tone
+from .outputs import Speaker
 
 SPEECH = tone(8000, 0.02, (300, 0.3))
 SILENCE = bytes(320)
@@ -48,39 +48,13 @@ def test_energy_detector_needs_start_time_and_keeps_short_gaps() -> None:
     assert not any(vad.feed(quiet, 8000) for _ in range(10))
 
 
-class Speaker:
-    """An Output that keeps what it was given (what the bridge would play)."""
-
-    sample_rate = 16000
-    speaking = False
-
-    def __init__(self) -> None:
-        self.audio = bytearray()
-        self.marks: list[str] = []
-
-    async def play(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    async def mark(self, name: str) -> None:
-        self.marks.append(name)
-
-    async def clear(self) -> None:
-        self.audio.clear()
-
-    async def hangup(self) -> None:
-        self.marks.append("hangup")
-
-    async def end(self, outcome: Outcome) -> None:
-        self.marks.append(outcome.kind)
-
-
 def test_barge_in_cuts_the_reply_to_the_words_heard() -> None:
     conversation = ScriptedEngine(["Sure."])
     agent = Agent(ScriptedSpeechToText(["what was that"]), conversation,
                   ToneTextToSpeech(word_seconds=0.2), greeting="one two three four")  # fmt: skip
 
     async def scenario() -> None:
-        speaker = Speaker()
+        speaker = Speaker(16000)
         await agent.start(StreamCall("CA1"), speaker)
         assert agent._turn is not None
         await agent._turn

@@ -34,6 +34,7 @@ from providers.media.realtime import OpenAIRealtime
 
 from .loopback import Webhooks, webhooks
 from .media_signals import rms, tone
+from .outputs import Speaker
 from .realtime_server import RealtimeServer, RealtimeSession
 
 KEY = "sk-test-realtime-7f6e5d4c3b2a"
@@ -390,32 +391,6 @@ def test_an_unreachable_service_ends_the_stream_without_showing_the_key() -> Non
         assert all(KEY not in str(e) for e in live.server.errors)
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
-
-
-class Speaker:
-    """An Output that keeps what the engine queued and how it ended the stream."""
-
-    sample_rate = 8000
-    speaking = False
-
-    def __init__(self) -> None:
-        self.audio = bytearray()
-        self.ended: list[Outcome] = []
-
-    async def play(self, pcm: bytes) -> None:
-        self.audio += pcm
-
-    async def mark(self, name: str) -> None:
-        pass
-
-    async def clear(self) -> None:
-        self.audio.clear()
-
-    async def hangup(self) -> None:
-        await self.end(Outcome("finished"))
-
-    async def end(self, outcome: Outcome) -> None:
-        self.ended.append(outcome)
 
 
 def test_the_key_comes_from_the_assistant_or_the_environment_and_is_never_shown(
