@@ -1,14 +1,39 @@
-"""A real HTTP server on 127.0.0.1 for the tests that need one, stopped however they end."""
+"""Loopback peers for the tests: a real HTTP server on 127.0.0.1, stopped however the test
+ends; bounded async scenarios; the platform's side of a media stream."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import BaseServer
 from typing import Any
+
+from providers.media import PlatformPeer
+from providers.media.protocols import Media
+
+
+def run(scenario: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    """Run ``scenario()`` in a new event loop, failing it after ``timeout`` seconds."""
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(scenario(), timeout)
+
+    return asyncio.run(bounded())
+
+
+async def media_until(socket: Any, peer: PlatformPeer, frames: int) -> list[bytes]:
+    """The payloads of the next ``frames`` media messages ``socket`` receives (marks and clears
+    skipped), read as the platform ``peer`` reads them."""
+    got: list[bytes] = []
+    while len(got) < frames:
+        event = peer.parse(await socket.recv())
+        if isinstance(event, Media):
+            got.append(event.payload)
+    return got
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -41,6 +41,7 @@ from providers.media import (
 )
 from providers.media.protocols import Clear, Mark, Media, Start, Unknown
 
+from .loopback import media_until, run
 from .media_signals import chunks, sinad, tone
 
 SECRET = "media-bridge-secret-0123456789"
@@ -52,26 +53,9 @@ QUIET = b"\xff" * 160  # mu-law silence
 LOOPBACK = HttpPolicy(allow_http=True, allowed_networks=("127.0.0.0/8",))
 
 
-def run(scenario: Callable[[], Any], timeout: float = 20.0) -> None:
-    async def bounded() -> None:
-        await asyncio.wait_for(scenario(), timeout)
-
-    asyncio.run(bounded())
-
-
 def _ticketed(peer_sid: str, call_sid: str, assistant: str, **parameters: str) -> PlatformPeer:
     ticket = BRIDGE.ticket(assistant, call_sid, now=NOW)
     return PlatformPeer(peer_sid, call_sid, parameters={"cxmlflow-ticket": ticket, **parameters})
-
-
-async def _media_until(socket: Any, peer: PlatformPeer, frames: int) -> list[bytes]:
-    """The payloads of the next ``frames`` media messages (marks and clears skipped)."""
-    got: list[bytes] = []
-    while len(got) < frames:
-        event = peer.parse(await socket.recv())
-        if isinstance(event, Media):
-            got.append(event.payload)
-    return got
 
 
 # --- the platform through a real WebSocket into StreamServer ------------------------------
@@ -103,7 +87,7 @@ def test_a_ticketed_call_over_websocket_is_echoed_intact() -> None:
             await socket.send(peer.start())
             for frame in chunks(sent, 160):
                 await socket.send(peer.media(frame))
-            echoed = await _media_until(socket, peer, 50)
+            echoed = await media_until(socket, peer, 50)
             await socket.send(peer.stop())
             assert b"".join(echoed) == sent
             await socket.wait_closed()
@@ -433,7 +417,7 @@ def test_provider_bridge_converts_both_ways_for_each_media_format(media: str) ->
                 await socket.send(peer.start())
                 for frame in chunks(caller_audio, 160):
                     await socket.send(peer.media(frame))
-                heard = await _media_until(socket, peer, 45)
+                heard = await media_until(socket, peer, 45)
                 await socket.send(peer.stop())
                 assert [m async for m in socket]  # the rest of the reply, to the close
             # What the endpoint heard: the caller's tone at the endpoint's rate and format.
@@ -678,7 +662,7 @@ def test_barge_in_over_a_provider_bridge_drops_the_bridges_own_queue() -> None:
             async with server.listen() as stream_address, connect(stream_address) as socket:
                 peer = _ticketed("MZ1", "CA1", "agent")
                 await socket.send(peer.start())
-                heard = await _media_until(socket, peer, 5)
+                heard = await media_until(socket, peer, 5)
                 for _ in range(3):
                     await socket.send(peer.media(LOUD))
                 after = []

@@ -35,6 +35,8 @@ from providers.media import (
 )
 from providers.media.protocols import Media
 
+from .loopback import run
+
 SECRET = "media-outcome-secret-0123456789"
 BRIDGE = MediaBridge("wss://bridge.example.com/media", SECRET)
 NOW = 1_800_000_000.0
@@ -43,13 +45,6 @@ LOOPBACK = HttpPolicy(allow_http=True, allowed_networks=("127.0.0.0/8",))
 ENDPOINT = AIAssistant(
     "agent", "websocket-endpoint", {"websocket_url": "wss://agent.example.com/ws", "media": "pcm16"}
 )
-
-
-def run(scenario: Callable[[], Any], timeout: float = 20.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(scenario(), timeout)
-
-    return asyncio.run(bounded())
 
 
 # --- the Outcome value ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from providers.media._outcome import Outcome
 from providers.media.pipecat import PIPECAT_ERROR, PipecatEngine, PipecatUnavailableError
 from providers.media.protocols import Clear, Media
 
+from .loopback import media_until, run
 from .media_signals import chunks, sinad, tone
 
 pytest.importorskip("pipecat")
@@ -40,13 +41,6 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 Kept = list[tuple[StreamCall, Outcome]]
-
-
-def run(scenario: Callable[[], Any], timeout: float = 30.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(scenario(), timeout)
-
-    return asyncio.run(bounded())
 
 
 def keeper() -> tuple[Kept, Callable[[StreamCall, Outcome], Any]]:
@@ -123,15 +117,6 @@ def served(
         engine=lambda call: PipecatEngine(factory, **options), on_outcome=on_outcome, **pacing
     )
     return server, kept
-
-
-async def media_until(socket: Any, peer: PlatformPeer, frames: int) -> list[bytes]:
-    got: list[bytes] = []
-    while len(got) < frames:
-        event = peer.parse(await socket.recv())
-        if isinstance(event, Media):
-            got.append(event.payload)
-    return got
 
 
 def test_the_callers_audio_comes_back_through_a_pipecat_pipeline() -> None:

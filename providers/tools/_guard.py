@@ -348,7 +348,8 @@ async def _send(
         pool=policy.connect_timeout,
     )
     # trust_env=False: a proxy from the environment would connect by name, undoing the pinning.
-    tls = await asyncio.to_thread(_tls)
+    # The first call builds the context in a thread; later ones take the cached one directly.
+    tls = _tls() if _tls.cache_info().currsize else await asyncio.to_thread(_tls)
     async with httpx.AsyncClient(
         trust_env=False, follow_redirects=False, timeout=timeout, verify=tls
     ) as c:
