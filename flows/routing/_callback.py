@@ -28,7 +28,7 @@ BAD_CALLBACK_STATE 'turn' must be a whole number from 0, not True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -91,10 +91,6 @@ class MenuTurn:
     menu: str
     turn: int
 
-    @classmethod
-    def read(cls, fields: Mapping[str, object]) -> MenuTurn:
-        return cls(_text(fields, "menu"), _count(fields, "turn"))
-
 
 @attrs.frozen
 class RingAttempt:
@@ -105,10 +101,6 @@ class RingAttempt:
     group: str
     attempt: int
     start: int
-
-    @classmethod
-    def read(cls, fields: Mapping[str, object]) -> RingAttempt:
-        return cls(_text(fields, "group"), _count(fields, "attempt"), _count(fields, "start"))
 
 
 @attrs.frozen
@@ -121,10 +113,6 @@ class BalancerPick:
     tried: tuple[str, ...]
     streamed: bool
 
-    @classmethod
-    def read(cls, fields: Mapping[str, object]) -> BalancerPick:
-        return cls(_text(fields, "balancer"), _names(fields, "tried"), _flag(fields, "streamed"))
-
 
 @attrs.frozen
 class AiStream:
@@ -135,10 +123,6 @@ class AiStream:
     kind: ClassVar[str] = "ai_stream"
     assistant: str
     stream: str
-
-    @classmethod
-    def read(cls, fields: Mapping[str, object]) -> AiStream:
-        return cls(_text(fields, "assistant"), _text(fields, "stream"))
 
 
 Step = MenuTurn | RingAttempt | BalancerPick | AiStream
@@ -155,11 +139,22 @@ class CallbackState:
 
 
 #: Each kind of step by its name on the wire, with the keys its state has: "kind", "call"
-#: and the step's fields (read by its `read`); "metadata" is optional.
+#: and the step's fields; "metadata" is optional.
 _STEPS: Final[dict[str, tuple[type[Step], frozenset[str]]]] = {
     step.kind: (step, frozenset({"kind", "call", *(f.name for f in attrs.fields(step))}))
     for step in (MenuTurn, RingAttempt, BalancerPick, AiStream)
 }
+#: How a step's field is read back, by its annotation (a string: ``from __future__``).
+_READERS: Final[dict[object, Callable[[Mapping[str, object], str], Any]]] = {
+    "str": _text,
+    "int": _count,
+    "bool": _flag,
+    "tuple[str, ...]": _names,
+}
+
+
+def _read(step_class: type[Step], fields: Mapping[str, object]) -> Step:
+    return step_class(*(_READERS[f.type](fields, f.name) for f in attrs.fields(step_class)))
 
 
 def encode(state: CallbackState) -> dict[str, object]:
@@ -188,4 +183,4 @@ def decode(payload: Mapping[str, object]) -> CallbackState:
     metadata = payload.get("metadata", {})
     if not isinstance(metadata, dict):
         raise CallbackStateError(f"'metadata' must be an object, not {metadata!r:.40}")
-    return CallbackState(_text(payload, "call"), step_class.read(payload), metadata or None)
+    return CallbackState(_text(payload, "call"), _read(step_class, payload), metadata or None)
