@@ -17,6 +17,7 @@ from ._errors import (
     SimulationError,
     StreamError,
 )
+from ._events import CallRecord, SessionUpdate
 from ._http_body import read_capped_body
 from ._interpret import interpret, interpret_async
 from ._interpret_peers import MemoryChannel, PeerChannel, StreamPeers, echo_peer
@@ -93,6 +94,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "AppRequest",
+    "CallRecord",
     "CallRequest",
     "CallRequestError",
     "CallTrace",
@@ -141,6 +143,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Service",
+    "SessionUpdate",
     "SimulationError",
     "Sip",
     "Skipped",
