@@ -70,6 +70,7 @@ from ._model import (
     Stream,
 )
 from ._parse import MAX_BYTES, parse
+from ._validate import dialled_number, stream_url_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -343,7 +344,16 @@ class _Run:
     def start(self, verb: Start, doc_url: str | None) -> None:
         for stream in verb.children:
             if isinstance(stream, Stream):
+                self.check_stream_url(stream, doc_url)
                 self.add(Forked, url=stream.url, name=stream.name)
+
+    def check_stream_url(self, stream: Stream, doc_url: str | None) -> None:
+        """A Stream url the platform cannot open stops the application (the Stream page)."""
+        if stream.url is None:
+            raise self.fail(12200, "a <Stream> needs a url", doc_url)
+        problem = stream_url_problem(stream.url)
+        if problem is not None:
+            raise self.fail(11100, f"stream url {problem}", doc_url)
 
     def skip(self, verb: Node, doc_url: str | None) -> None:
         self.add(Skipped, verb=verb.tag, reason="not simulated")
@@ -468,6 +478,8 @@ class _Run:
                 continue
             else:
                 continue
+            if kind == "number":  # <Number>1-805-101010</Number> rings 1805101010
+                text = dialled_number(text) or text
             outcome = self.scenario.outcome(kind, text)
             talk = outcome.duration if outcome.status == "completed" else 0.0
             if verb.time_limit is not None:
@@ -556,8 +568,10 @@ class _Run:
     async def connect(self, verb: Connect, doc_url: str | None) -> _Next | None:
         streams = [s for s in verb.children if isinstance(s, Stream)]
         if len(streams) != 1 or not streams[0].url:
-            raise self.fail(11100, "a <Connect> needs exactly one <Stream> with a url", doc_url)
+            # A schema problem, as `validate` reports it (11100 is for a URL it cannot use).
+            raise self.fail(12200, "a <Connect> needs exactly one <Stream> with a url", doc_url)
         stream = streams[0]
+        self.check_stream_url(stream, doc_url)
         assert stream.url is not None
         parameters = {
             p.name: p.value or ""

@@ -14,6 +14,7 @@ import attrs
 from ._interpret_stream import StreamResult
 from ._model import Element, Response
 from ._request import CallRequest
+from ._validate import Issue, validate
 
 __all__ = [
     "AppRequest",
@@ -77,7 +78,7 @@ class Played(Event):
 class Paused(Event):
     """``<Pause>`` for ``length`` seconds."""
 
-    length: int
+    length: float
 
 
 @attrs.frozen(kw_only=True)
@@ -249,6 +250,19 @@ class CallTrace:
     @property
     def stages(self) -> int:
         return len(self.requests)
+
+    @property
+    def document_errors(self) -> tuple[tuple[int, Issue], ...]:
+        """(stage, issue) for each error `validate` finds in the documents the call got: what
+        the platform would fail the call on. Empty exactly when every document validates
+        without an error; the simulator runs what it can of the rest."""
+        return tuple(
+            (stage, issue)
+            for stage, doc in enumerate(self.documents, 1)
+            if doc is not None
+            for issue in validate(doc)
+            if issue.severity == "error"
+        )
 
     def of(self, kind: type[_E]) -> tuple[_E, ...]:
         """The events of one kind, in order (prompts inside a Gather or Record included)."""

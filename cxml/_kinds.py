@@ -4,6 +4,11 @@ A model field holds only a value of the right type (and, for enums, a known valu
 keeps wire text it cannot read as such in the node's ``extra`` attributes, where `validate`
 reports it. Ranges are judged by `validate`, not by the constructor, so that a document read
 from the wire can always be held and reported on.
+
+A value read in a spelling other than the one `Kind.write` gives (``input="dtmf,speech"``,
+``trim="do-not-trim"`` on a Conference, ``timeout="05"``) is held as a `Spelled` value: equal
+to, and used as, the normalised value, but written back as it was read. A value the user sets
+is written in the normalised spelling.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ __all__ = [
     "INT",
     "TEXT",
     "Kind",
+    "Spelled",
     "check_xml_text",
     "kind_enum",
     "kind_int",
@@ -40,6 +46,65 @@ class Invalid:
 
 
 INVALID: Final = Invalid()
+
+
+class Spelled:
+    """A value read from the wire in a spelling of its own, kept in ``wire``.
+
+    Subclasses of str, int, float and tuple: the value compares, hashes and computes as the
+    normalised value (``"do-no-trim"``, ``7``, ``("dtmf", "speech")``) and is written back as
+    ``wire`` (``"do-not-trim"``, ``"07"``, ``"dtmf,speech"``).
+    """
+
+    wire: str
+
+    def __repr__(self) -> str:
+        return repr(_PLAIN[type(self)](self))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_spelled, (_PLAIN[type(self)](self), self.wire))
+
+
+class _SpelledStr(Spelled, str):
+    pass
+
+
+class _SpelledInt(Spelled, int):
+    pass
+
+
+class _SpelledFloat(Spelled, float):
+    pass
+
+
+class _SpelledTuple(Spelled, tuple):  # type: ignore[type-arg]
+    pass
+
+
+_SPELLED: Final[dict[type, type]] = {
+    str: _SpelledStr,
+    int: _SpelledInt,
+    float: _SpelledFloat,
+    tuple: _SpelledTuple,
+}
+_PLAIN: Final[dict[type, type]] = {spelled: plain for plain, spelled in _SPELLED.items()}
+
+
+def _spelled(value: object, text: str) -> object:
+    """``value`` remembering that it was written ``text``."""
+    made = _SPELLED[type(value)](value)
+    made.wire = text
+    return made
+
+
+def _as_read(kind: Kind, value: object, text: str) -> object:
+    """``value`` read from ``text``: Spelled when ``kind`` would write it otherwise."""
+    return value if kind.write(value) == text else _spelled(value, text)
+
+
+def _plain(value: object) -> object:
+    """The normalised value of a Spelled value (anything else as it is)."""
+    return _PLAIN[type(value)](value) if isinstance(value, Spelled) else value
 
 
 def check_xml_text(value: str, where: str) -> str:
@@ -79,6 +144,11 @@ class Kind:
         """Why a well-typed value is out of range, or None."""
         return None
 
+    def kept(self, value: Spelled) -> object:
+        """A Spelled value given again (`replace` passes on the fields it keeps): kept with
+        its spelling when that text reads as the same value here, else its plain value."""
+        return value if self.read(value.wire) == value else _plain(value)
+
 
 class _Bool(Kind):
     describe = "true or false"
@@ -107,6 +177,10 @@ class _Int(Kind):
     def coerce(self, value: object, owner: str, name: str) -> object:
         if type(value) is int or (isinstance(value, str) and value in self.words):
             return value
+        if isinstance(value, Spelled):
+            value = self.kept(value)
+            if isinstance(value, Spelled):
+                return value
         if not isinstance(value, int) or isinstance(value, bool):
             raise CxmlValueError(
                 f"{owner}.{name}: expected {self.describe}, got {type(value).__name__}"
@@ -115,12 +189,15 @@ class _Int(Kind):
 
     def read(self, text: str) -> object:
         if text.isdigit() and text.isascii() and len(text) < 20:
-            return int(text)
+            number = int(text)
+            return number if text[0] != "0" or len(text) == 1 else _spelled(number, text)
         if text in self.words:
             return text
-        return int(text) if _INT.match(text) and len(text) < 20 else INVALID
+        return _as_read(self, int(text), text) if _INT.match(text) and len(text) < 20 else INVALID
 
     def write(self, value: object) -> str:
+        if isinstance(value, Spelled):
+            return value.wire
         return value if isinstance(value, str) else str(value)
 
     def problem(self, value: object) -> str | None:
@@ -134,26 +211,50 @@ class _Int(Kind):
 
 
 class _Float(_Int):
-    def __init__(self, low: int | None, high: int | None) -> None:
-        super().__init__(low, high)
-        self.describe = "a number"
+    """Any finite number (``speechTimeout="1.5"``) in a range; ``words`` as for `_Int`."""
+
+    def __init__(
+        self,
+        low: int | None,
+        high: int | None,
+        words: tuple[str, ...] = (),
+        positive: bool = False,
+    ) -> None:
+        super().__init__(low, high, words)
+        self.positive = positive
+        self.describe = " or ".join(("a number", *(repr(w) for w in words)))
 
     def coerce(self, value: object, owner: str, name: str) -> object:
+        if isinstance(value, str) and not isinstance(value, Spelled) and value in self.words:
+            return value
+        if isinstance(value, Spelled):
+            value = self.kept(value)
+            if isinstance(value, Spelled):
+                return value
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if not ok or not math.isfinite(value):  # type: ignore[arg-type]
-            raise CxmlValueError(f"{owner}.{name}: expected a finite number, got {value!r}")
+            expected = " or ".join(("a finite number", *(repr(w) for w in self.words)))
+            raise CxmlValueError(f"{owner}.{name}: expected {expected}, got {value!r}")
         return value
 
     def read(self, text: str) -> object:
-        if _INT.match(text) and len(text) < 20:
-            return int(text)
+        whole = super().read(text)  # integers (the usual case) and words, as `_Int` reads them
+        if whole is not INVALID:
+            return whole
         if _FLOAT.match(text) and len(text) < 40:
             number = float(text)
-            return number if math.isfinite(number) else INVALID
+            return _as_read(self, number, text) if math.isfinite(number) else INVALID
         return INVALID
 
     def write(self, value: object) -> str:
-        return repr(value)
+        if isinstance(value, Spelled):
+            return value.wire
+        return value if isinstance(value, str) else repr(value)
+
+    def problem(self, value: object) -> str | None:
+        if self.positive and isinstance(value, int | float) and value <= 0:
+            return "must be more than 0"
+        return super().problem(value)
 
 
 class _Enum(Kind):
@@ -169,6 +270,10 @@ class _Enum(Kind):
     def coerce(self, value: object, owner: str, name: str) -> object:
         if isinstance(value, bool) and self.booleans:
             return value
+        if isinstance(value, Spelled):
+            value = self.kept(value)
+            if isinstance(value, Spelled):
+                return value
         if isinstance(value, str):
             value = self.aliases.get(value, value)
             if value in self.values:
@@ -178,10 +283,14 @@ class _Enum(Kind):
     def read(self, text: str) -> object:
         if self.booleans and text in ("true", "false"):
             return text == "true"
-        text = self.aliases.get(text, text)
-        return text if text in self.values else INVALID
+        value = self.aliases.get(text, text)
+        if value not in self.values:
+            return INVALID
+        return value if value is text else _spelled(value, text)
 
     def write(self, value: object) -> str:
+        if isinstance(value, Spelled):
+            return value.wire
         if isinstance(value, bool):
             return "true" if value else "false"
         return value  # type: ignore[return-value]
@@ -199,6 +308,10 @@ class _List(Kind):
         )
 
     def coerce(self, value: object, owner: str, name: str) -> object:
+        if isinstance(value, Spelled):
+            value = self.kept(value)
+            if isinstance(value, Spelled):
+                return value
         items = self._split(value) if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             raise CxmlValueError(f"{owner}.{name}: expected {self.describe}, got {value!r}")
@@ -229,9 +342,12 @@ class _List(Kind):
             items = self._split(text)
         if not items or (self.values is not None and any(i not in self.values for i in items)):
             return INVALID
-        return tuple(items)
+        value = tuple(items)
+        return value if self.sep.join(value) == text else _spelled(value, text)
 
     def write(self, value: object) -> str:
+        if isinstance(value, Spelled):
+            return value.wire
         return self.sep.join(value)  # type: ignore[arg-type]
 
 
@@ -247,9 +363,11 @@ def kind_int(
     *,
     real: bool = False,
     words: tuple[str, ...] = (),
+    positive: bool = False,
 ) -> Kind:
-    """An integer (with ``real``, any finite number) that `validate` keeps in range."""
-    return _Float(low, high) if real else _Int(low, high, words)
+    """An integer (with ``real``, any finite number; with ``positive``, above 0) that
+    `validate` keeps in range."""
+    return _Float(low, high, words, positive) if real else _Int(low, high, words)
 
 
 def kind_enum(

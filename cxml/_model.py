@@ -420,6 +420,9 @@ class Text(Node):
 
 
 _METHOD = kind_enum("GET", "POST")
+#: A number of seconds, decimals allowed ("a positive number of seconds", Gather and Pause).
+_SECONDS = kind_int(0, real=True)
+_POSITIVE_SECONDS = kind_int(real=True, positive=True)
 _RECORDING_EVENTS = kind_list("in-progress", "completed", "absent")
 
 
@@ -458,7 +461,7 @@ class Conference(Text):
         kind_enum("required", booleans=True)
     )  # true
     end_conference_on_exit: bool | None = attr(BOOL)  # false
-    max_participants: int | None = attr(kind_int(2, 250))  # 250
+    max_participants: int | None = attr(kind_int(1, 250))  # 250; "positive integer (Max: 250)"
     record: Literal["do-not-record", "record-from-start"] | None = attr(
         kind_enum("do-not-record", "record-from-start")
     )
@@ -639,7 +642,7 @@ class Pause(Node):
     """Wait ``length`` seconds; does not answer the call unless ``answer=True``."""
 
     answer: bool | None = attr(BOOL)  # false
-    length: int | None = attr(kind_int(0))  # 1
+    length: float | None = attr(_SECONDS)  # 1; "a number that equal to 0 or greater"
 
 
 # --- Converse (Cloudonix's built-in LLM agent) ----------------------------------------------
@@ -672,9 +675,10 @@ class Description(Text):
 @_node("Tool", takes_text=True)
 @attrs.frozen(repr=False, slots=False)
 class Tool(Container):
-    """Converse: a tool the model may call, with Parameter children."""
+    """Converse: a tool the model may call (a web service at ``url``), with Parameter children."""
 
     name: str | None = attr()
+    url: str | None = attr()
 
     parameter = _adder(Parameter)
     description = _adder(Description)
@@ -717,13 +721,16 @@ class Gather(Container):
     input: Sequence[str] | None = attr(kind_list("dtmf", "speech"))  # dtmf
     finish_on_key: str | None = attr()  # "#"; "" disables it
     num_digits: int | None = attr(kind_int(1))
-    max_timeout: int | None = attr(kind_int(1))  # 30
-    timeout: int | None = attr(kind_int(0))  # 5
-    speech_timeout: int | Literal["auto"] | None = attr(kind_int(0, words=("auto",)))  # auto
+    # Seconds are "a positive number of seconds" on the Gather page: decimals are allowed.
+    max_timeout: float | None = attr(_POSITIVE_SECONDS)  # 30
+    timeout: float | None = attr(_SECONDS)  # 5
+    speech_timeout: float | Literal["auto"] | None = attr(
+        kind_int(0, real=True, words=("auto",))
+    )  # auto
     speech_engine: Literal["aws", "google"] | None = attr(kind_enum("aws", "google"))  # aws
     language: str | None = attr()  # en-US
     action_on_empty_result: bool | None = attr(BOOL)  # false: no input falls through
-    max_duration: int | None = attr(kind_int(1))  # 300
+    max_duration: float | None = attr(_POSITIVE_SECONDS)  # 300
     speech_detection: Literal["auto", "low", "normal", "high", "stt"] | None = attr(
         kind_enum("auto", "low", "normal", "high", "stt")
     )  # auto

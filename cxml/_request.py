@@ -4,10 +4,12 @@ The platform POSTs a JSON object (or, for GET, a query string) with Twilio-style
 (``CallSid``, ``From``, ``Direction``, ...; see the CXML reference, section 2). Real senders differ
 in key case (OPBX accepts ``From`` and ``from``) and in value spellings (``noanswer`` vs
 ``no-answer``), so reading is lenient about *spelling* but strict about *types*: a value of the
-wrong type, an unknown status, or two spellings of one key that disagree is a
-:class:`~cxml.CallRequestError` naming the field. Nothing is guessed and nothing is dropped:
-fields this module does not know are kept in :attr:`CallRequest.extra` and written back by
-:meth:`CallRequest.to_payload`.
+wrong type, an unknown ``CallStatus``, or two spellings of one key that disagree is a
+:class:`~cxml.CallRequestError` naming the field. A ``Direction`` or ``DialCallStatus`` the
+model does not know is the platform's to define, not a broken request: it is kept as given, with
+a warning in :attr:`CallRequest.issues`. ``SessionData`` may come as a JSON text (form bodies
+carry only strings). Nothing is guessed and nothing is dropped: fields this module does not know
+are kept in :attr:`CallRequest.extra` and written back by :meth:`CallRequest.to_payload`.
 
 Error messages and the repr never show the values of ``Session``, ``SessionData`` (which holds a
 ``token``) or the unknown fields (``cxml-java`` turns ``X-Cx-*`` headers such as ``X-Cx-Apikey``
@@ -16,6 +18,7 @@ into parameters, so an unknown field may be a credential).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -23,6 +26,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from ._errors import CallRequestError
+from ._validate import Issue
 
 __all__ = ["CallRequest"]
 
@@ -61,6 +65,10 @@ MAX_STRING_LENGTH: Final = 4096
 #: Deepest nesting accepted in ``SessionData`` and unknown fields (real bodies nest 3 levels);
 #: the cap turns pathological input into a CallRequestError instead of a RecursionError.
 MAX_NESTING_DEPTH: Final = 64
+#: Longest ``SessionData`` given as JSON text (real ones are a few kB).
+MAX_SESSION_DATA_LENGTH: Final = 64 * 1024
+#: Issue code of a value kept although the model does not know it.
+UNKNOWN_VALUE: Final = "UNKNOWN_REQUEST_VALUE"
 
 _Kind = Literal["text", "choice", "mapping"]
 
@@ -73,6 +81,8 @@ class _Spec:
     wire: str
     kind: _Kind = "text"
     choices: frozenset[str] = frozenset()
+    #: Keep a value outside ``choices`` as given (with an issue) instead of refusing it.
+    open_ended: bool = False
 
 
 _SPECS: Final = (
@@ -80,7 +90,7 @@ _SPECS: Final = (
     _Spec("from_", "From"),
     _Spec("to", "To"),
     _Spec("caller_name", "CallerName"),
-    _Spec("direction", "Direction", "choice", DIRECTIONS),
+    _Spec("direction", "Direction", "choice", DIRECTIONS, open_ended=True),
     _Spec("call_status", "CallStatus", "choice", CALL_STATUSES),
     _Spec("session", "Session"),
     _Spec("diverted", "Diverted"),
@@ -91,7 +101,7 @@ _SPECS: Final = (
     _Spec("session_data", "SessionData", "mapping"),
     _Spec("digits", "Digits"),
     _Spec("speech_result", "SpeechResult"),
-    _Spec("dial_call_status", "DialCallStatus", "choice", DIAL_CALL_STATUSES),
+    _Spec("dial_call_status", "DialCallStatus", "choice", DIAL_CALL_STATUSES, open_ended=True),
     _Spec("recording_url", "RecordingUrl"),
 )
 _BY_KEY: Final = {spec.wire.lower(): spec for spec in _SPECS}
@@ -137,11 +147,28 @@ def _thaw(value: object) -> object:
     return value
 
 
+def _session_data(text: str, spec: _Spec) -> object:
+    """``SessionData`` sent as JSON text (a form body): the object it holds."""
+    if len(text) > MAX_SESSION_DATA_LENGTH:
+        raise CallRequestError(
+            f"{spec.wire} is longer than {MAX_SESSION_DATA_LENGTH} characters", field=spec.wire
+        )
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        # The text itself may hold a token: say where, not what.
+        raise CallRequestError(
+            f"{spec.wire} is a string but not JSON: it must be an object", field=spec.wire
+        ) from None
+
+
 def _clean(spec: _Spec, value: object) -> object:
     """Check one known field's value and return it normalised (or frozen); None stays None."""
     if value is None:
         return None
     if spec.kind == "mapping":
+        if isinstance(value, str):
+            value = _session_data(value, spec)
         if not isinstance(value, Mapping):
             raise CallRequestError(
                 f"{spec.wire} must be an object (mapping), got {_type_name(value)}",
@@ -158,6 +185,8 @@ def _clean(spec: _Spec, value: object) -> object:
         )
     if spec.kind == "choice":
         canonical = _CANONICAL[spec.wire].get(_letters(value)) if value.isascii() else None
+        if canonical is None and spec.open_ended:
+            return value  # `_unknown_values` reports it
         if canonical is None:
             raise CallRequestError(
                 f"{spec.wire} has an unknown value; expected one of "
@@ -186,6 +215,20 @@ def _clean_extra(extra: object) -> Mapping[str, object]:
             )
         frozen[key] = _freeze(value, key)
     return MappingProxyType(frozen)
+
+
+def _unknown_values(request: CallRequest) -> tuple[Issue, ...]:
+    """A warning for each open-ended field whose value the model does not know."""
+    issues = []
+    for spec in _SPECS:
+        value = getattr(request, spec.attr)
+        if spec.open_ended and value is not None and value not in spec.choices:
+            known = ", ".join(sorted(spec.choices))
+            message = (
+                f"{spec.wire} {value!r} is not a value the model knows ({known}); kept as given"
+            )
+            issues.append(Issue(UNKNOWN_VALUE, "warning", message, f"$.{spec.wire}"))
+    return tuple(issues)
 
 
 def _redacted(value: object) -> str:
@@ -228,6 +271,9 @@ class CallRequest:
     url: str | None = None
     #: Body fields this class does not know, kept so nothing is lost; read-only.
     extra: Mapping[str, object] = attrs.field(factory=dict, repr=_keys_only)
+    #: Warnings about values kept although the model does not know them (a ``Direction`` or
+    #: ``DialCallStatus`` outside the documented sets); derived from the fields.
+    issues: tuple[Issue, ...] = attrs.field(init=False, factory=tuple, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # Validation lives here (not in per-field converters) so every path, from_payload or
@@ -237,6 +283,7 @@ class CallRequest:
         if self.url is not None and not isinstance(self.url, str):
             raise CallRequestError(f"url must be a string, got {_type_name(self.url)}", field="url")
         object.__setattr__(self, "extra", _clean_extra(self.extra))
+        object.__setattr__(self, "issues", _unknown_values(self))
 
     @classmethod
     def from_payload(cls, body: Mapping[str, object], *, url: str | None = None) -> CallRequest:
@@ -244,9 +291,11 @@ class CallRequest:
 
         Known keys match case-insensitively (``From``/``from``, ``CallSid``/``callsid``); two
         spellings of one key must agree. Known string fields must be ``str`` of at most
-        :data:`MAX_STRING_LENGTH` characters, ``SessionData`` an object; ``Direction``,
-        ``CallStatus`` and ``DialCallStatus`` are normalised to their canonical spelling
-        (``NoAnswer`` -> ``no-answer``) and rejected when unknown. Anything else goes to
+        :data:`MAX_STRING_LENGTH` characters, ``SessionData`` an object or the JSON text of one;
+        ``Direction``, ``CallStatus`` and ``DialCallStatus`` are normalised to their canonical
+        spelling (``NoAnswer`` -> ``no-answer``); an unknown ``CallStatus`` is rejected, an
+        unknown ``Direction`` or ``DialCallStatus`` kept as given with a warning in
+        :attr:`issues`. Anything else goes to
         :attr:`extra`. Every problem raises :class:`~cxml.CallRequestError` with ``field`` set
         to the wire name (``"$"`` for the body itself).
         """

@@ -2,8 +2,11 @@
 
 Codes are Twilio's where Twilio has one: 12200 schema problems (unknown or misplaced elements,
 bad attribute values; unknown attributes and unreachable verbs are warnings), 11100 bad URLs,
-12101 a ``version`` on ``<Response>``, 13223 a number that is not dialable, and the parse codes
-(12100, 12102, 11750) when text cannot be read at all.
+12101 a ``version`` on ``<Response>``, 13223 a number that is not dialable (a warning, with the
+number it dials, when only separators such as ``1-805-101010`` stand in the way: Cloudonix's own
+examples write numbers so), and the parse codes (12100, 12102, 11750) when text cannot be read.
+An error is what the platform would fail the call on; what it reads in a looser spelling is a
+warning at most.
 """
 
 from __future__ import annotations
@@ -42,12 +45,14 @@ from ._model import (
 )
 from ._parse import MAX_BYTES, MAX_DEPTH, Lines, read
 
-__all__ = ["Issue", "validate"]
+__all__ = ["Issue", "dialled_number", "stream_url_problem", "validate"]
 
 Severity = Literal["error", "warning"]
 
 #: E.164 with or without the +, or a short extension (OPBX's rule for From/To).
 _DIALABLE: Final = re.compile(r"(?:\+?[1-9][0-9]{1,14}|[0-9]{1,10})\Z")
+#: What people write inside phone numbers (``1-805-101010``, ``(415) 123-4567``, ``415.123.4567``).
+_NUMBER_SEPARATORS: Final = str.maketrans("", "", " -.()")
 _SIP_URI: Final = re.compile(r"(?:sips?:)?[^@\s;:]+@[^@\s;]+(?:;\S*)?\Z", re.IGNORECASE)
 _KEYS: Final = frozenset("0123456789#*")
 _URL_ATTRIBUTES: Final = frozenset({"action", "status_callback", "recording_status_callback"})
@@ -64,7 +69,6 @@ NO_RULES: Final = frozenset(
         "Response",
         "Speech",
         "System",
-        "Tool",
         "User",
     }
 )
@@ -108,6 +112,17 @@ def validate(
     return checker.issues
 
 
+def dialled_number(text: str) -> str | None:
+    """The number the platform dials for ``text`` (E.164 with or without +, or a 1-10 digit
+    extension), reading past the separators people write (``1-805-101010`` -> ``1805101010``);
+    None when ``text`` is not a phone number at all."""
+    text = text.strip()
+    if _DIALABLE.match(text):
+        return text
+    bare = text.translate(_NUMBER_SEPARATORS)
+    return bare if bare != text and _DIALABLE.match(bare) else None
+
+
 def _url_problem(value: str, schemes: frozenset[str], relative: bool) -> str | None:
     if not value or any(c.isspace() for c in value):
         return "is not a URL" if not value else "contains white space"
@@ -121,7 +136,17 @@ def _url_problem(value: str, schemes: frozenset[str], relative: bool) -> str | N
         return f"must use {_schemes(schemes)}, not {parts.scheme}:"
     if not parts.netloc:
         return "has no host"
+    try:
+        parts.port  # noqa: B018  # a port out of range or not a number raises here
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
     return None
+
+
+def stream_url_problem(url: str) -> str | None:
+    """Why a Stream ``url`` is not one the platform can open (an absolute ws:// or wss://
+    URL; "an invalid URL stops the application"), or None."""
+    return _url_problem(url, _WS, relative=False)
 
 
 def _schemes(schemes: frozenset[str]) -> str:
@@ -249,18 +274,28 @@ class _Checker:
         nouns = [c for c in node.children if isinstance(c, Node) and not isinstance(c, Header)]
         if text and nouns:
             self.add(node, f"{path}/text()", "<Dial> has both a text target and target nouns")
-        elif text and not (_DIALABLE.match(text) or _SIP_URI.match(text)):
+        elif text and not _SIP_URI.match(text):
             message = f"<Dial> target {text!r} is neither a phone number nor a SIP URI"
-            self.add(node, f"{path}/text()", message, code=13223)
+            self.number(node, f"{path}/text()", text, message)
         elif not text and not nouns:
             self.add(node, path, "<Dial> has nothing to dial")
         if node.hangup_on is not None and (len(node.hangup_on) != 1 or node.hangup_on not in _KEYS):
             self.add(node, f"{path}/@hangupOn", "hangupOn must be one of 0-9, # and *")
 
+    def number(self, node: Node, path: str, text: str, error: str) -> None:
+        """13223 ``error`` for a target that is no number; a warning naming the number the
+        platform dials when only separators stand in the way."""
+        dialled = dialled_number(text)
+        if dialled is None:
+            self.add(node, path, error, code=13223)
+        elif dialled != text.strip():
+            message = f"{text.strip()!r} has separators; the platform dials {dialled}"
+            self.add(node, path, message, code=13223, severity="warning")
+
     def rule_Number(self, node: Number, path: str, parent: Node | None) -> None:
-        if isinstance(node.text, str) and not _DIALABLE.match(node.text.strip()):
+        if isinstance(node.text, str):
             message = f"{node.text!r} is neither an E.164 number nor an extension"
-            self.add(node, f"{path}/text()", message, code=13223)
+            self.number(node, f"{path}/text()", node.text, message)
 
     def rule_Sip(self, node: Sip, path: str, parent: Node | None) -> None:
         if isinstance(node.text, str) and not _SIP_URI.match(node.text.strip()):
@@ -274,7 +309,12 @@ class _Checker:
     def rule_Header(self, node: Header, path: str, parent: Node | None) -> None:
         self.required(node, path, "name", "value")
         if node.name is not None and node.name[:2].upper() != "X-":
-            self.add(node, f"{path}/@name", f"header name {node.name!r} must start with X-")
+            # The Header page: only a name starting with X- is "valid" and added; the platform
+            # leaves out any other rather than failing the call.
+            message = (
+                f"header name {node.name!r} does not start with X-: the platform leaves it out"
+            )
+            self.add(node, f"{path}/@name", message, severity="warning")
 
     def rule_Connect(self, node: Connect, path: str, parent: Node | None) -> None:
         streams = [c for c in node.children if isinstance(c, Stream)]
@@ -295,9 +335,17 @@ class _Checker:
             return
         self.required(node, path, "url")
         if node.url is not None:
-            problem = _url_problem(node.url, _WS, relative=False)
+            problem = stream_url_problem(node.url)
             if problem is not None:
                 self.add(node, f"{path}/@url", f"stream url {problem}", code=11100)
+
+    def rule_Tool(self, node: Tool, path: str, parent: Node | None) -> None:
+        # The Tool page: name and url "are required"; the url is the web service called.
+        self.required(node, path, "name", "url")
+        if node.url is not None:
+            problem = _url_problem(node.url, _HTTP, relative=True)
+            if problem is not None:
+                self.add(node, f"{path}/@url", f"tool url {problem}", code=11100)
 
     def rule_Parameter(self, node: Parameter, path: str, parent: Node | None) -> None:
         self.required(node, path, *(("name",) if isinstance(parent, Tool) else ("name", "value")))

@@ -155,6 +155,8 @@ _FINISH_ON_KEY: Final[dict[type[Node], S[str]]] = {
 def _value(cls: type[Node], name: str, kind: object) -> S[Any]:
     if name == "finish_on_key":
         return _FINISH_ON_KEY[cls]
+    if cls is Tool and name == "url":  # a web service, not a stream
+        return http_urls()
     if name in _FORMATS:
         return _FORMATS[name]
     if kind is BOOL:
@@ -162,7 +164,9 @@ def _value(cls: type[Node], name: str, kind: object) -> S[Any]:
     if isinstance(kind, _Float):
         low, high = kind.low or 0, kind.high or 1000
         return st.one_of(
-            st.integers(low, high), st.floats(low, high, allow_nan=False, allow_infinity=False)
+            st.integers(low + kind.positive, high),
+            st.floats(low, high, allow_nan=False, allow_infinity=False, exclude_min=kind.positive),
+            *map(st.just, kind.words),
         )
     if isinstance(kind, _Int):
         return st.one_of(
@@ -245,6 +249,7 @@ class _Draw:
             self.children(
                 self.node(Parameter, required=("name",)), self.node(Description, xml_text())
             ),
+            required=("name", "url"),
         )
         text = xml_text(min_size=1)
         converse = self.node(

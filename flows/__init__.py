@@ -22,7 +22,20 @@ from __future__ import annotations
 from ._catalog import ACTIONS, ActionSpec, Opt
 from ._compile import FlowCompileError, to_cxml
 from ._conversations import Conversations, ConversationTurn
+from ._diagram import (
+    Graph,
+    GraphEdge,
+    GraphNode,
+    GraphvizError,
+    render_graph,
+    sequence_diagram,
+    to_dot,
+    to_mermaid,
+    to_svg,
+)
+from ._directory import DIRECT_DOMAIN, FlowDirectory, direct_hash
 from ._flow import Action, Flow, FlowError, load_flow
+from ._graph import graph
 from ._interpreter import Caller, Event, FlowRunError, RunResult, run
 from ._validate import json_schema, validate_flow
 from ._variables import BUILTIN_VARIABLES, VariableError, substitute
@@ -30,6 +43,7 @@ from ._variables import BUILTIN_VARIABLES, VariableError, substitute
 __all__ = [
     "ACTIONS",
     "BUILTIN_VARIABLES",
+    "DIRECT_DOMAIN",
     "Action",
     "ActionSpec",
     "Caller",
@@ -38,15 +52,27 @@ __all__ = [
     "Event",
     "Flow",
     "FlowCompileError",
+    "FlowDirectory",
     "FlowError",
     "FlowRunError",
+    "Graph",
+    "GraphEdge",
+    "GraphNode",
+    "GraphvizError",
     "Opt",
     "RunResult",
     "VariableError",
+    "direct_hash",
+    "graph",
     "json_schema",
     "load_flow",
+    "render_graph",
     "run",
+    "sequence_diagram",
     "substitute",
     "to_cxml",
+    "to_dot",
+    "to_mermaid",
+    "to_svg",
     "validate_flow",
 ]

@@ -1,5 +1,8 @@
 """``cxml flow validate`` and ``cxml flow run``: flow definitions from the command line.
 
+``flow run --format mermaid`` writes the run as a Mermaid sequence diagram (caller, flow,
+engine, webhooks) instead of the step-by-step trace.
+
 A script (JSON or YAML) says what the world does during ``flow run``::
 
     engine: ["Hello, how can I help?", {tool_calls: [{name: stop_service}]}]
@@ -18,16 +21,15 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
 from cxml import CxmlError, Issue
+from cxml._data import DataError, load_data_file
 from providers import AIAssistant, ScriptedEngine
 
 from ._conversations import Conversations
-from ._flow import FlowError, load_flow, parse_flow_data
+from ._diagram import conversation_diagram, sequence_diagram
+from ._flow import FlowError, load_flow
 from ._interpreter import Caller, Event, RunResult, run
 from ._validate import validate_flow
 
@@ -58,17 +60,25 @@ def add_flow_commands(commands: Any) -> None:
     execute.add_argument("file", metavar="FILE", help="flow (JSON or YAML)")
     execute.add_argument("--script", metavar="SCRIPT", help="what the engine and caller do")
     execute.add_argument("--strict", action="store_true", help="unknown ${variables} fail")
+    execute.add_argument(
+        "--format",
+        choices=("text", "mermaid"),
+        default="text",
+        help="text: every step (default); mermaid: a sequence diagram of the run",
+    )
     execute.set_defaults(run=_run)
 
 
 def _load(name: str) -> object:
-    text = Path(name).read_text(encoding="utf-8")
-    if name.endswith((".yaml", ".yml")):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CxmlError(f"not YAML: {exc}", code="INVALID_YAML") from None
-    return parse_flow_data(text)
+    """A flow or script file's data (JSON, or YAML for .yaml and .yml): `DataError` for a file
+    that cannot be read, is not UTF-8, has a YAML alias or a duplicate key, nests too deep."""
+    return load_data_file(name, default_format="json")
+
+
+def _data_error(exc: DataError) -> str:
+    """``FILE:LINE:COL: error CODE: message (at path)``."""
+    at = f" (at {exc.path})" if exc.path and exc.path != "$" else ""
+    return f"{exc.location}: error {exc.code}: {exc.message}{at}"
 
 
 def _issue_line(name: str, issue: Issue) -> str:
@@ -80,6 +90,10 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for name in args.files:
         try:
             issues = validate_flow(_load(name), media=args.media)
+        except DataError as exc:
+            print(_data_error(exc), file=err)
+            failed = True
+            continue
         except (OSError, CxmlError) as exc:
             print(f"{name}: error {getattr(exc, 'code', 'IO')} {exc}", file=err)
             failed = True
@@ -100,6 +114,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for issue in exc.issues:
             print(_issue_line(args.file, issue), file=err)
         return 1
+    except DataError as exc:
+        print(_data_error(exc), file=err)
+        return 1
     except (OSError, CxmlError) as exc:
         print(f"error {getattr(exc, 'code', 'IO')} {exc}", file=err)
         return 1
@@ -108,29 +125,38 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     clock = (lambda: at) if at is not None else None
     try:
         if script["messages"] is not None:
-            return asyncio.run(_chat(flow, script, engine, clock, out))
-        result = asyncio.run(
-            run(flow, engine=engine, assistants=script["assistants"], media=script["media"],
-                variables=script["variables"], caller=script["caller"], clock=clock,
-                strict=args.strict)
-        )  # fmt: skip
+            turns = asyncio.run(_chat(flow, script, engine, clock))
+        else:
+            result = asyncio.run(
+                run(flow, engine=engine, assistants=script["assistants"], media=script["media"],
+                    variables=script["variables"], caller=script["caller"], clock=clock,
+                    strict=args.strict)
+            )  # fmt: skip
+            turns = [(None, result)]
     except CxmlError as exc:
         print(f"error {exc.code} {exc.message}", file=err)
         return 1
-    _print(result, out)
-    return 0 if result.status != "failed" else 1
+    if args.format == "mermaid":
+        chat = [(text, done) for text, done in turns if text is not None]
+        out.write(conversation_diagram(chat) if chat else sequence_diagram(turns[0][1]))
+    else:
+        for text, done in turns:
+            if text is not None:
+                print(f"> {text}", file=out)
+            _print(done, out)
+    return 1 if any(done.status == "failed" for _, done in turns) else 0
 
 
-async def _chat(flow: Any, script: Mapping[str, Any], engine: ScriptedEngine, clock: Any,
-                out: TextIO) -> int:  # fmt: skip
+async def _chat(
+    flow: Any, script: Mapping[str, Any], engine: ScriptedEngine, clock: Any
+) -> list[tuple[str | None, RunResult]]:
+    """Each message of the script and the run it led to, in one conversation."""
     chats = Conversations(flow, engine=engine, assistants=script["assistants"], clock=clock)
-    status = 0
+    turns: list[tuple[str | None, RunResult]] = []
     for text in script["messages"]:
-        print(f"> {text}", file=out)
         turn = await chats.receive("conversation", text, variables=script["variables"])
-        _print(turn.run, out)
-        status = status or int(turn.run.status == "failed")
-    return status
+        turns.append((text, turn.run))
+    return turns
 
 
 def _bad(message: str) -> CxmlError:

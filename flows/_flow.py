@@ -8,7 +8,6 @@ loaded (an ``"option": null`` too); `Action.get` reads an option under any of it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -16,9 +15,10 @@ from typing import Any
 import attrs
 
 from cxml import CxmlError, Issue
+from cxml._data import DataError, load_data
 
 from ._catalog import ACTIONS
-from ._validate import validate_flow
+from ._validate import data_issue, validate_flow
 
 __all__ = ["Action", "Flow", "FlowError", "load_flow"]
 
@@ -110,15 +110,13 @@ class Flow:
 
 
 def parse_flow_data(data: object) -> object:
-    """JSON text or bytes as data; anything else as it is."""
+    """JSON text or bytes as data (through `cxml._data`: UTF-8, no duplicate keys, bounded
+    depth and size); anything else as it is."""
     if isinstance(data, str | bytes | bytearray):
         try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise FlowError([Issue("INVALID_JSON", "error", str(exc), "$")]) from None
-        except RecursionError:  # the json module recurses once per level of nesting
-            message = "nested too deeply to read"
-            raise FlowError([Issue("INVALID_JSON", "error", message, "$")]) from None
+            return load_data(bytes(data) if isinstance(data, bytearray) else data, format="json")
+        except DataError as exc:
+            raise FlowError([data_issue(exc)]) from None
     return data
 
 

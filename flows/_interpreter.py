@@ -14,14 +14,21 @@ compares the substituted ``variable`` text; condition_datetime compares ``option
 in UTC, with weekdays counted from Sunday = 0 and an omitted hour or minute meaning 0 (-1 is
 "any"); actions of the other media class are skipped; ``webhook_send``, ``email_send`` and
 ``variable_set`` failures are logged and the flow goes on, while a failed ``fetch``, a jump to
-a missing id or a bad option value ends the run as ``failed``.
+a missing id (a branch's value with no target and no default too) or a bad option value ends
+the run as ``failed``.
 
 An AI step (``ai``, ``ai_talk``) lets the AI speak first, then alternates: the caller's next
 utterance, the engine's reply, the tools it calls (a bounded number of rounds per turn). It
 ends when the engine calls ``stop_service`` (the flow goes on), ``stop_flow`` (the run ends),
 ``connect_call`` (the caller is connected; the flow goes on), or when the caller has nothing
 more to say. Messages are kept across turns, so the engine sees the whole conversation.
-Tools run through `providers.ToolRunner`, the one a live call's ``Agent`` uses.
+Tools run through `providers.ToolRunner`, the one a live call's ``Agent`` uses; an assistant's
+own webhook functions are offered besides its ``tool_names``.
+
+``ai_summary`` asks the engine for a summary of what was said; with ``real_time`` the summary
+is asked for again after each later step or AI turn that added words, and when the run ends
+(each version a ``summary`` event with its ``update`` number). A ``POST /calls`` body runs as
+the outgoing call it places: its ``source`` and first destination fill ``voipbin.call.*``.
 """
 
 from __future__ import annotations
@@ -201,11 +208,16 @@ def prepare(
         strict=strict,
         conversation=conversation,
     )
+    # A POST /calls body brings its own initial variables; those given here win.
+    written = flow.fields.get("variables")
+    initial = (
+        {**thawed(written), **(variables or {})} if isinstance(written, Mapping) else variables
+    )
     try:
-        state.variables.update(check_initial_variables(variables or {}))
+        state.variables.update(check_initial_variables(initial or {}))
     except VariableError as exc:
         raise FlowRunError(exc.message, code="BAD_VARIABLES") from None
-    state.start_variables()
+    state.start_variables(flow.fields)
     return flow, state
 
 
@@ -247,6 +259,21 @@ class _Stop(Exception):  # noqa: N818 (control flow, not an error)
         self.status = status
 
 
+@attrs.define(eq=False)
+class _Summary:
+    """An ``ai_summary`` of the run: what it summarises, and for a real-time one, how many
+    lines of the conversation its latest version covers."""
+
+    path: str
+    id: str
+    kind: str
+    reference: str
+    language: str
+    real_time: bool = False
+    covered: int = 0
+    updates: int = 0
+
+
 @attrs.define
 class _Run:
     media: Media
@@ -270,6 +297,11 @@ class _Run:
     keyed: int = 0
     loops: dict[tuple[str, int], int] = attrs.field(factory=dict)
     stack: list[_Frame] = attrs.field(factory=list)
+    #: The real-time summaries (``ai_summary`` with ``real_time``) kept up to date.
+    live: list[_Summary] = attrs.field(factory=list)
+    #: The webhook functions of the assistants AI steps talked with, by name: offered by
+    #: those steps only (`tools` decides what a step offers), run by name like the run's.
+    own_functions: dict[str, Function] = attrs.field(factory=dict)
 
     def emit(self, kind: str, path: str, **data: Any) -> None:
         self.events.append(Event(kind, path, data))
@@ -290,7 +322,7 @@ class _Run:
     def now(self) -> dt.datetime:
         return self.clock().astimezone(dt.UTC) + self.elapsed
 
-    def start_variables(self) -> None:
+    def start_variables(self, fields: Mapping[str, Any]) -> None:
         call, v = self.call, self.variables
         v["voipbin.activeflow.id"] = str(uuid.uuid4())
         v["voipbin.activeflow.reference_type"] = "call" if self.media == "rtc" else "api"
@@ -298,6 +330,17 @@ class _Run:
             sid = call.call_sid if call is not None and call.call_sid else str(uuid.uuid4())
             v["voipbin.call.id"] = sid
             v["voipbin.activeflow.reference_id"] = sid
+        destinations = fields.get("destinations")
+        if call is None and isinstance(destinations, tuple) and destinations:
+            # A POST /calls body: the call it places goes out from its source to the first
+            # destination that answers (offline: the first).
+            v["voipbin.call.direction"] = "outgoing"
+            ends = (("source", fields.get("source")), ("destination", destinations[0]))
+            for side, address in ends:
+                for key in ("type", "target", "target_name", "name", "detail"):
+                    value = address.get(key) if isinstance(address, Mapping) else None
+                    if isinstance(value, str):
+                        v[f"voipbin.call.{side}.{key}"] = value
         if call is not None:
             outbound = (call.direction or "").startswith("outbound")
             v["voipbin.call.direction"] = "outgoing" if outbound else "incoming"
@@ -310,6 +353,7 @@ class _Run:
         if type(step_limit) is not int or step_limit < 1:
             raise FlowRunError("step_limit must be at least 1")
         self.stack = [_Frame(actions, "$.actions")]
+        status: Status = "finished"
         try:
             while self.stack:
                 frame = self.stack[-1]
@@ -320,10 +364,71 @@ class _Run:
                     self.emit("limit", self.path(frame), steps=self.steps)
                     return "step_limit"
                 self.steps += 1
+                path = self.path(frame)
                 await self.step(frame)
+                await self.refresh(path)
         except _Stop as stop:
-            return stop.status
-        return "finished"
+            status = stop.status
+        if status != "failed":
+            try:  # the call has ended: real-time summaries take in its last words
+                await self.refresh("$")
+            except _Stop as stop:
+                status = stop.status
+        return status
+
+    def conversation_lines(self) -> list[str]:
+        """What was said so far, one ``role: text`` line each: what a summary reads."""
+        lines = [
+            f"{m.role}: {m.content}"
+            for m in self.transcript
+            if m.role in ("user", "assistant") and m.content
+        ]
+        return lines + [f"assistant: {e.data['text']}" for e in self.events if e.kind == "talk"]
+
+    async def summarize(self, summary: _Summary, after: str | None = None) -> None:
+        """Summarise the conversation so far into ``${voipbin.ai_summary.*}``; an event
+        ``summary`` (for a real-time summary's updates: ``update`` counts them and ``after``
+        is the step whose words it took in)."""
+        engine = self.need_engine(summary.path)
+        lines = self.conversation_lines()
+        prompt = _SUMMARY_PROMPT.format(kind=summary.kind, language=summary.language)
+        try:
+            reply = Reply.of(
+                await engine.reply(
+                    (Message("system", prompt), Message("user", "\n".join(lines))), ()
+                )
+            )
+        except CxmlError as exc:
+            raise self.fail(
+                summary.path, str(exc.code), f"the engine failed: {exc.message}"
+            ) from None
+        summary.covered = len(lines)
+        self.variables.update(
+            {
+                "voipbin.ai_summary.id": summary.id,
+                "voipbin.ai_summary.content": reply.text,
+                "voipbin.ai_summary.reference_type": summary.kind,
+                "voipbin.ai_summary.reference_id": summary.reference,
+                "voipbin.ai_summary.language": summary.language,
+            }
+        )
+        extra: dict[str, Any] = {}
+        if summary.real_time:
+            extra = {"real_time": True, "update": summary.updates}
+            if after is not None:
+                extra["after"] = after
+            summary.updates += 1
+        self.emit("summary", summary.path, id=summary.id, content=reply.text, **extra)
+
+    async def refresh(self, after: str) -> None:
+        """Update each real-time summary when the conversation has grown since its last
+        version (``after`` is the step, or ``$`` for the end of the call)."""
+        if not self.live:
+            return
+        grown = len(self.conversation_lines())
+        for summary in self.live:
+            if grown > summary.covered:
+                await self.summarize(summary, after)
 
     def path(self, frame: _Frame) -> str:
         return f"{frame.prefix}[{frame.index}]"
@@ -429,14 +534,30 @@ class _Run:
             settings.setdefault("init_prompt", settings.pop("initial_prompt"))
         return assistant, settings
 
-    def tools(self, settings: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+    def tools(
+        self, settings: Mapping[str, Any], path: str, assistant: AIAssistant | None = None
+    ) -> list[dict[str, Any]]:
+        """The specs an AI step offers: its ``tool_names`` (built-in tools and the run's
+        webhook functions) and the assistant's own functions, offered on every call to it."""
         names = list(settings.get("tool_names") or [])
         webhooks = [n for n in names if n in self.functions]
         try:
             builtin = resolve_tool_names([n for n in names if n not in self.functions])
         except CxmlError as exc:
             raise self.fail(f"{path}.option.tool_names", str(exc.code), exc.message) from None
-        return [t.spec() for t in builtin] + [self.functions[n].spec() for n in webhooks]
+        own = {f.name: f for f in assistant.functions} if assistant is not None else {}
+        clash = [n for n in [*webhooks, *(t.name for t in builtin)] if n in own]
+        if clash:
+            raise self.fail(
+                f"{path}.option.tool_names", "DUPLICATE_TOOL",
+                f"{clash[0]!r} is also a function of assistant {assistant.name!r}",  # type: ignore[union-attr]
+            )  # fmt: skip
+        self.own_functions.update(own)
+        return (
+            [t.spec() for t in builtin]
+            + [self.functions[n].spec() for n in webhooks]
+            + [f.spec() for f in own.values()]
+        )
 
     def prompt(self, settings: Mapping[str, Any]) -> str:
         """The AI's system prompt, substituted with the flow's variables as they are now."""
@@ -502,9 +623,10 @@ class _Run:
     def runner(self, offered: Iterable[str]) -> ToolRunner:
         """The tool runner of one AI turn offering ``offered`` (a webhook's name wins)."""
         names = list(dict.fromkeys(offered))
+        functions = {**self.own_functions, **self.functions}
         return ToolRunner(
-            [n for n in names if n not in self.functions],
-            [self.functions[n] for n in names if n in self.functions],
+            [n for n in names if n not in functions],
+            [functions[n] for n in names if n in functions],
             call=self.call,
             variables=self.variables,
             policy=self.http,
@@ -615,8 +737,11 @@ async def _branch(run: _Run, action: Action, path: str, frame: _Frame) -> _Jump 
     targets = action.get("target_ids") or {}
     target = targets.get(value) or action.get("default_target_id")
     run.emit("branch", path, variable=name, value=value, target=target)
-    if not target:
-        return None
+    if not target:  # VoIPBIN looks up the empty id, finds no action and stops the activeflow
+        raise run.fail(
+            f"{path}.option.default_target_id", "BRANCH_WITHOUT_DEFAULT",
+            f"{value!r:.40} is not in target_ids and the branch has no default_target_id",
+        )  # fmt: skip
     return run.find(frame, target, f"{path}.option.target_ids")
 
 
@@ -814,8 +939,8 @@ def _push(run: _Run, data: object, prefix: str, path: str) -> None:
 @_handles("ai", "ai_talk")
 async def _ai_talk(run: _Run, action: Action, path: str, frame: _Frame) -> None:
     engine = run.need_engine(path)
-    _, settings = run.ai_config(action, path)
-    tools = run.tools(settings, path)
+    assistant, settings = run.ai_config(action, path)
+    tools = run.tools(settings, path, assistant)
     if run.conversation is not None:
         run.conversation.start_reply(run, engine, run.prompt(settings), tools, path)
         return
@@ -852,6 +977,7 @@ async def _ai_talk(run: _Run, action: Action, path: str, frame: _Frame) -> None:
     )
     for _ in range(MAX_AI_TURNS):
         control, _ = await run.exchange(engine, messages, tools, path, voice)
+        await run.refresh(path)  # a real-time summary follows the conversation turn by turn
         if control == "stop_flow":
             run.emit("ai_end", path, reason="stop_flow")
             raise _Stop("stopped")
@@ -871,31 +997,15 @@ async def _ai_talk(run: _Run, action: Action, path: str, frame: _Frame) -> None:
 
 @_handles("ai_summary")
 async def _ai_summary(run: _Run, action: Action, path: str, frame: _Frame) -> None:
-    engine = run.need_engine(path)
-    kind = action.get("reference_type") or "call"
-    language = action.get("language") or "en-US"
-    lines = [
-        f"{m.role}: {m.content}"
-        for m in run.transcript
-        if m.role in ("user", "assistant") and m.content
-    ]
-    lines += [f"assistant: {e.data['text']}" for e in run.events if e.kind == "talk"]
-    prompt = _SUMMARY_PROMPT.format(kind=kind, language=language)
-    try:
-        reply = Reply.of(
-            await engine.reply((Message("system", prompt), Message("user", "\n".join(lines))), ())
-        )
-    except CxmlError as exc:
-        raise run.fail(path, str(exc.code), f"the engine failed: {exc.message}") from None
-    ident = str(uuid.uuid4())
-    reference = action.get("reference_id") or run.variables.get("voipbin.call.id", "")
-    run.variables.update(
-        {
-            "voipbin.ai_summary.id": ident,
-            "voipbin.ai_summary.content": reply.text,
-            "voipbin.ai_summary.reference_type": kind,
-            "voipbin.ai_summary.reference_id": reference,
-            "voipbin.ai_summary.language": language,
-        }
+    run.need_engine(path)
+    summary = _Summary(
+        path,
+        str(uuid.uuid4()),
+        action.get("reference_type") or "call",
+        action.get("reference_id") or run.variables.get("voipbin.call.id", ""),
+        action.get("language") or "en-US",
+        real_time=bool(action.get("real_time")),
     )
-    run.emit("summary", path, id=ident, content=reply.text)
+    await run.summarize(summary)
+    if summary.real_time:
+        run.live.append(summary)

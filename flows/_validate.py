@@ -10,10 +10,25 @@ VoIPBIN checks only the action type when a flow is created and finds the rest at
 * MEDIA_MISMATCH: with ``media`` given, an action that needs a live call in a flow without
   one, or the reverse (VoIPBIN silently skips it);
 * UNKNOWN_TOOL, BAD_TOOL_NAMES: an AI's ``tool_names`` that `providers.resolve_tool_names`
-  refuses (a name that is no built-in tool; a duplicate, ``"all"`` mixed with names).
+  refuses (a name that is no built-in tool; a duplicate, ``"all"`` mixed with names);
+* MISSING_AI: an ``ai``/``ai_talk`` with neither a prompt (``initial_prompt``) nor an AI
+  configuration (``assistance_id``, ``ai_id``): seed 001's action "references the AI
+  configuration or provides inline settings";
+* BAD_VARIABLES: a call request's ``variables`` that VoIPBIN's injection rules refuse;
+* TOO_LARGE, TOO_DEEP: more values than `cxml._data.MAX_VALUES` (a value reached twice counts
+  twice) or nesting deeper than `cxml._data.MAX_DEPTH`, as for a flow read from a file; the
+  only issue reported then.
+
+A flow may be given as a flow object (``{"name", "detail", "actions", ...}``), a bare list of
+actions, or the body of VoIPBIN's ``POST /calls`` (``source``, ``destinations``, ``actions``,
+``variables``, ...), as seed 003 writes them.
 
 Warnings (`load_flow` still loads the flow):
 
+* EMPTY_FLOW: the flow has no actions (it does nothing);
+* BRANCH_WITHOUT_DEFAULT: a branch without ``default_target_id``: a value not in its
+  ``target_ids`` ends the run as failed (VoIPBIN looks up the empty id and stops). The action
+  after a branch runs only when ``next_id`` or a jump leads to it;
 * UNREACHABLE_ACTION: no path from the first action reaches it;
 * REPEATED_OPTION: one option written under two spellings; the first one written is used;
 * UNSET_VARIABLE: a ``${name}`` read in an option that no ``variable_set`` of the flow sets
@@ -34,10 +49,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
 from cxml import Issue
+from cxml._data import DataError, check_size
 from providers import ENGINE_PROVIDERS, ToolError, conversation_unsafe, resolve_tool_names
 
 from ._catalog import ACTIONS, RENAMED, ActionSpec, Opt
-from ._variables import BUILTIN_VARIABLES, references
+from ._variables import BUILTIN_VARIABLES, VariableError, check_initial_variables, references
 
 __all__ = ["json_schema", "validate_flow"]
 
@@ -46,8 +62,15 @@ _FLOW_KEYS: Final = frozenset(
      "customer_id", "tm_create", "tm_update", "tm_delete"}
 )  # fmt: skip
 _ACTION_KEYS: Final = frozenset({"id", "next_id", "type", "option", "tm_execute"})
+#: The fields of a ``POST /calls`` body: a call whose flow is given inline as ``actions``.
+CALL_KEYS: Final = frozenset(
+    {"source", "destinations", "actions", "flow_id", "variables", "early_execution", "anonymous"}
+)
+#: Options of an AI action that name what it talks with: a prompt or an AI configuration.
+_AI_SOURCES: Final = ("initial_prompt", "assistance_id", "ai_id")
 _FLOW_TYPES: Final = ("flow", "conference", "queue", "campaign", "transfer")
-#: Types after which the next action in the list does not run on its own.
+#: Types after which the next action in the list does not run on its own (a branch goes to
+#: a target or its default, or fails the run).
 _ENDS: Final = frozenset({"stop", "hangup", "block", "branch"})
 #: Types whose ``tool_names`` select built-in tools.
 _AI_TYPES: Final = frozenset({"ai", "ai_talk"})
@@ -71,9 +94,20 @@ def validate_flow(
     something outside the flow sets (an AI's ``set_variables``). ``tools`` names the webhook
     functions the run provides, which ``tool_names`` may list beside the built-in tools.
     """
+    try:
+        # Python data has no file size to cap: a budget of values instead, the one files get
+        # (lists that share their items count each time, so a shared-list bomb stops here).
+        check_size(data)
+    except DataError as exc:
+        return [data_issue(exc)]
     checker = _Checker(media, variables, tools)
     checker.flow(data)
     return checker.issues
+
+
+def data_issue(exc: DataError) -> Issue:
+    """What `cxml._data` refuses (too large, too deep, not JSON) as an issue of the flow."""
+    return Issue(exc.code, "error", exc.message, exc.path or "$", exc.line)
 
 
 class _Checker:
@@ -92,6 +126,13 @@ class _Checker:
         if isinstance(data, list):
             actions: object = data
             prefix = "$"
+        elif isinstance(data, Mapping) and is_call_body(data):
+            self.call_body(data)
+            if "actions" not in data:
+                message = "a call needs its actions here (a flow_id names a flow stored elsewhere)"
+                self.add("MISSING_REQUIRED", "$.actions", message)
+                return
+            actions, prefix = data["actions"], "$.actions"
         elif isinstance(data, Mapping):
             for key in data:
                 if key not in _FLOW_KEYS:
@@ -99,6 +140,9 @@ class _Checker:
             kind = data.get("type", "flow")
             if kind not in _FLOW_TYPES:
                 self.add("BAD_ENUM", "$.type", f"must be one of {', '.join(_FLOW_TYPES)}")
+            for key in ("name", "detail", "direct_hash"):
+                if key in data and not isinstance(data[key], str):
+                    self.add("WRONG_TYPE", f"$.{key}", "must be text")
             if "actions" not in data:
                 self.add("MISSING_REQUIRED", "$.actions", "a flow needs actions")
                 return
@@ -109,6 +153,9 @@ class _Checker:
         if not isinstance(actions, list):
             self.add("WRONG_TYPE", prefix, "must be a list of actions")
             return
+        if not actions:
+            self.add("EMPTY_FLOW", prefix, "the flow has no actions: it does nothing",
+                     warning=True)  # fmt: skip
         ids: dict[str, int] = {}
         for i, action in enumerate(actions):
             if not isinstance(action, Mapping):
@@ -129,6 +176,27 @@ class _Checker:
         for i, action in enumerate(actions):
             self.action(action, f"{prefix}[{i}]", ids)
         self.reachability(actions, ids, prefix)
+
+    def call_body(self, data: Mapping[str, Any]) -> None:
+        """The fields of a ``POST /calls`` body besides its actions."""
+        for key in data:
+            if key not in CALL_KEYS:
+                self.add("UNKNOWN_KEY", f"$.{key}", f"{key!r} is not a field of a call request")
+        fields = {
+            "source": Opt("address"), "destinations": Opt("addresses", True),
+            "flow_id": Opt("id"), "early_execution": Opt("bool"),
+            "anonymous": Opt("enum", choices=("yes", "no", "auto")),
+        }  # fmt: skip
+        for name, opt in fields.items():
+            if name in data:
+                self.value(opt, data[name], f"$.{name}", {})
+            elif opt.required:
+                self.add("MISSING_REQUIRED", f"$.{name}", f"a call needs {name}")
+        if "variables" in data:
+            try:
+                check_initial_variables(data["variables"])
+            except VariableError as exc:
+                self.add(str(exc.code), "$.variables", exc.message)
 
     def action(self, action: object, path: str, ids: Mapping[str, int]) -> None:
         if not isinstance(action, Mapping):
@@ -196,6 +264,21 @@ class _Checker:
             if not dot or not rest or provider not in ENGINE_PROVIDERS:
                 message = "must be <provider>.<model> with a known provider, e.g. openai.gpt-4o"
                 self.add("BAD_ENGINE_MODEL", f"{path}.engine_model", message)
+        if kind in _AI_TYPES and not any(
+            _filled(option[given[name]]) for name in _AI_SOURCES if name in given
+        ):
+            self.add(
+                "MISSING_AI", path,
+                f"{kind} needs an AI: assistance_id (or ai_id) naming an AI configuration, or "
+                "an initial_prompt for an inline one",
+            )  # fmt: skip
+        if kind == "branch" and "default_target_id" not in given:
+            self.add(
+                "BRANCH_WITHOUT_DEFAULT", f"{path}.default_target_id",
+                "a value not in target_ids ends the run as failed (VoIPBIN has no action to go "
+                "to); give a default_target_id",
+                warning=True,
+            )  # fmt: skip
         if kind in _AI_TYPES and "tool_names" in given:
             self.tools(option[given["tool_names"]], f"{path}.{given['tool_names']}")
 
@@ -278,6 +361,15 @@ class _Checker:
                          warning=True)  # fmt: skip
 
 
+def is_call_body(data: Mapping[str, Any]) -> bool:
+    """Whether ``data`` is a ``POST /calls`` body (it says where the call goes), not a flow."""
+    return "destinations" in data or "source" in data
+
+
+def _filled(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 def _texts_with_references(
     value: Mapping[Any, Any] | list[Any], path: str
 ) -> list[tuple[str, str]]:
@@ -316,6 +408,8 @@ def _successors(action: Mapping[str, Any], i: int, ids: Mapping[str, int]) -> li
             if found[1].type == "targets" and isinstance(value, Mapping):
                 out += [ids[v] for v in value.values() if isinstance(v, str) and v in ids]
     next_id = action.get("next_id")
+    if kind == "branch":
+        return out  # it jumps to a target or its default, or the run fails: never onward
     if isinstance(next_id, str) and next_id in ids:
         out.append(ids[next_id])
     elif kind not in _ENDS:
@@ -419,6 +513,10 @@ def json_schema() -> dict[str, Any]:
         }  # fmt: skip
         if required:
             option["required"] = required
+        elif kind in _AI_TYPES:  # a prompt or an AI configuration (MISSING_AI)
+            spellings = [s for n in _AI_SOURCES for s in (n, *spec.options[n].aliases)]
+            option["anyOf"] = [{"required": [s]} for s in spellings]
+            required = spellings  # so the option itself is required below
         else:
             option["type"] = ["object", "null"]  # validate_flow reads null as no options
         variants.append({

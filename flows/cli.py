@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-import yaml
-
 import cxml
+from cxml._data import DataError, load_data_file
 
 from ._cli_flows import add_flow_commands
-from .routing import EXAMPLE_PBX, PbxConfigError, RedisStore, Router, load_pbx
+from ._cli_graph import add_graph_command
+from ._diagram import sequence_diagram
+from .routing import EXAMPLE_PBX, PbxConfigError, RedisStore, ResourceInUseError, Router, load_pbx
 from .routing._config import describe
 
 __all__ = ["main"]
@@ -82,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         help="open real WebSockets for <Connect><Stream> (default: an offline peer that "
         "takes the caller's audio and hangs up)",
     )
+    simulate.add_argument(
+        "--format",
+        choices=("text", "mermaid"),
+        default="text",
+        help="text: the transcript (default); mermaid: a sequence diagram",
+    )
     simulate.set_defaults(run=_simulate)
 
     check_config = commands.add_parser(
@@ -90,6 +97,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Print each problem as path: message; exit 1 if there is any.",
     )
     check_config.add_argument("config", metavar="CONFIG", help="PBX configuration (YAML/JSON)")
+    check_config.add_argument(
+        "--remove",
+        action="append",
+        default=[],
+        type=_resource,
+        metavar="KIND/ID",
+        help="whether the resource can be deleted: exit 1 listing every reference that still "
+        "points at it (repeatable: each is removed from what the previous ones left)",
+    )
     check_config.set_defaults(run=_check)
 
     check = commands.add_parser(
@@ -123,11 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve a PBX to the platform under uvicorn",
-        description="Serve the voice webhook (/voice) and the probes (/healthz, /readyz) of a "
-        "PBX configuration under uvicorn (see docs/serve.md). Without PBX, the example PBX "
-        "shipped with cxmlflow is served. The secrets come from the environment only: "
-        "CXMLFLOW_SECRET signs callback state, CXMLFLOW_WEBHOOK_TOKEN is the bearer token the "
-        "platform sends. Exit 1 if the configuration has problems, 2 if a secret is missing.",
+        description="Serve a PBX configuration to the platform under uvicorn: the voice, "
+        "session-update and CDR webhooks (/voice, /session, /cdr), the media WebSocket of its "
+        "AI streams (/media), the probes (/healthz, /readyz); see docs/serve.md. Without PBX, "
+        "the example PBX shipped with cxmlflow is served. The secrets come from the "
+        "environment only: CXMLFLOW_SECRET signs callback state and media tickets, "
+        "CXMLFLOW_WEBHOOK_TOKEN is the bearer token the platform sends, CXMLFLOW_ADMIN_TOKEN "
+        "(optional) enables POST /admin/reload. SIGHUP reloads the configuration. Exit 1 if "
+        "the configuration has problems, 2 if a secret is missing.",
     )
     serve.add_argument("config", nargs="?", metavar="PBX", help="PBX configuration (YAML/JSON)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -146,11 +165,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--dev",
         action="store_true",
-        help="local development: a random secret if CXMLFLOW_SECRET is unset, and /voice "
-        "without a token if CXMLFLOW_WEBHOOK_TOKEN is unset",
+        help="local development: a random secret if CXMLFLOW_SECRET is unset, and the "
+        "webhooks without a token if CXMLFLOW_WEBHOOK_TOKEN is unset",
+    )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus counters at /metrics (needs prometheus-client)",
     )
     serve.set_defaults(run=_serve)
     add_flow_commands(commands)
+    add_graph_command(commands)
     return parser
 
 
@@ -240,13 +265,11 @@ def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scenario = cxml.Scenario()
     if args.scenario:
         try:
-            data = yaml.safe_load(Path(args.scenario).read_text(encoding="utf-8"))
-            scenario = cxml.Scenario.from_mapping(data if data is not None else {})
-        except OSError as exc:
-            print(f"{args.scenario}: error {exc.strerror or exc}", file=err)
-            return 1
-        except yaml.YAMLError as exc:
-            print(f"{args.scenario}: not YAML or JSON: {exc}", file=err)
+            data = load_data_file(args.scenario, default_format="yaml")
+            scenario = cxml.Scenario.from_mapping(data if data is not None else {})  # type: ignore[arg-type]
+        except DataError as exc:
+            at = f" (at {exc.path})" if exc.path and exc.path != "$" else ""
+            print(f"{exc.location}: error {exc.code}: {exc.message}{at}", file=err)
             return 1
         except cxml.ScenarioError as exc:
             print(f"{args.scenario}: {exc.path}: {exc.reason}", file=err)
@@ -273,7 +296,7 @@ def _simulate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except cxml.CxmlError as exc:
         print(f"error {exc.code}: {exc.message}", file=err)
         return 2
-    out.write(trace.transcript())
+    out.write(sequence_diagram(trace) if args.format == "mermaid" else trace.transcript())
     return 1 if trace.errors else 0
 
 
@@ -284,9 +307,31 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for issue in exc.issues:
             print(_config_issue(args.config, issue), file=out)
         return 1
+    for kind, ident in args.remove:
+        try:
+            pbx = pbx.without(kind, ident)
+        except ResourceInUseError as exc:
+            for path in exc.references:
+                print(f"{args.config}: {path}: still points at {kind}/{ident}", file=out)
+            print(f"{args.config}: {kind}/{ident} cannot be removed ({exc.code})", file=out)
+            return 1
+        except cxml.CxmlError as exc:
+            print(f"{args.config}: error {exc.code} {exc.message}", file=err)
+            return 1
+        print(f"{args.config}: {kind}/{ident} can be removed", file=out)
+    if args.remove:
+        return 0
     counts = {name: len(getattr(pbx, name)) for name in ("dids", "extensions", "ai_assistants")}
     print(f"{args.config}: ok ({', '.join(f'{n} {k}' for k, n in counts.items())})", file=out)
     return 0
+
+
+def _resource(text: str) -> tuple[str, str]:
+    """``kind/id`` of ``--remove`` (the id may hold further slashes)."""
+    kind, slash, ident = text.partition("/")
+    if not slash or not kind or not ident:
+        raise argparse.ArgumentTypeError(f"{text!r} is not kind/id (ai_assistant/receptionist)")
+    return kind, ident
 
 
 def _read(name: str) -> bytes:
@@ -371,12 +416,12 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.workers < 1:
         print("--workers: must be at least 1", file=err)
         return 2
-    try:
-        pbx = load_pbx(args.config or EXAMPLE_PBX)
-    except PbxConfigError as exc:
-        for issue in exc.issues:
-            print(_config_issue(args.config, issue), file=err)
-        return 1
+    if args.metrics:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            print("--metrics needs prometheus-client: pip install 'cxmlflow[metrics]'", file=err)
+            return 2
     if secret is None:
         secret = secrets.token_urlsafe(32)
         print(
@@ -386,39 +431,59 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     if token is None:
         print(
-            f"cxml serve --dev: {server.ENV_TOKEN} is unset, /voice is served without a token",
+            f"cxml serve --dev: {server.ENV_TOKEN} is unset, the webhooks are served without "
+            "a token",
             file=err,
         )
     host = f"[{args.host}]" if ":" in args.host else args.host
     base_url = args.base_url or f"http://{host}:{args.port}/voice"
+    config = Path(args.config).resolve() if args.config else EXAMPLE_PBX
+    admin_token = os.environ.get(server.ENV_ADMIN_TOKEN) or None
     try:
         store = RedisStore.from_url(args.redis) if args.redis else None
-        router = Router(pbx, base_url=base_url, secret=secret, store=store)
+        app = server.create_app(
+            config,
+            base_url=base_url,
+            secret=secret,
+            store=store,
+            token=token,
+            open_routes=() if token else server.AUTHENTICATED_ROUTES,
+            admin_token=admin_token,
+            metrics=args.metrics,
+        )
+    except PbxConfigError as exc:
+        for issue in exc.issues:
+            print(_config_issue(args.config, issue), file=err)
+        return 1
     except ImportError as exc:
         print(f"--redis needs {exc.name}: pip install 'cxmlflow[redis]'", file=err)
         return 2
-    except ValueError as exc:
+    except (ValueError, cxml.CxmlError) as exc:  # a base URL the router or bridge refuses
         print(f"cxml serve: {exc}", file=err)
         return 2
-    open_routes = () if token else ("voice",)
     print(f"cxml serve: {args.config or 'the example PBX'} at {base_url}", file=err)
+    # The app logs a line per request itself; uvicorn's access log would add the query,
+    # which carries the signed call state.
+    options: dict[str, Any] = {"log_config": server.log_config(), "access_log": False}
     if args.workers == 1:
-        app = server.create_app(router, token=token, open_routes=open_routes)
-        uvicorn.run(app, host=args.host, port=args.port)
+        uvicorn.run(app, host=args.host, port=args.port, **options)
         return 0
     # Each worker builds its own app: tell it what to build (secrets included, in the
     # environment the worker processes inherit, never on a command line).
     os.environ[server.ENV_SECRET] = secret
     os.environ[server.ENV_BASE_URL] = base_url
     os.environ[server.ENV_DEV] = "1" if args.dev else ""
-    os.environ[server.ENV_CONFIG] = str(Path(args.config).resolve()) if args.config else ""
+    os.environ[server.ENV_CONFIG] = str(config)
     os.environ[server.ENV_REDIS] = args.redis or ""
+    os.environ[server.ENV_METRICS] = "1" if args.metrics else ""
+    os.environ[server.ENV_WORKERS] = str(args.workers)
     uvicorn.run(
         "flows.server:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        **options,
     )
     return 0
 

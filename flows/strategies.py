@@ -138,7 +138,7 @@ def pbx_configs(draw: st.DrawFn, *, max_items: int = 3) -> dict[str, Any]:
     config["ring_groups"] = groups
     level += [f"ring_group/{g}" for g in groups]
 
-    keys = st.sampled_from(["0", "1", "2", "3", "9", "*", "#", "11", "42"])
+    keys = st.sampled_from(["0", "1", "2", "3", "9", "*", "11", "42"])  # "#" ends input
     menus = {
         f"menu{i}": resource(
             "ivr_menus", level,
@@ -230,8 +230,9 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
     some actions, and every goto (with a loop_count), branch and condition target, and every
     ``next_id``, naming an action of the flow. An action without options may write
     ``"option": {}`` or ``null``, or leave it out. Text reads only built-in variables and those
-    a ``variable_set`` of the flow sets; AI ``tool_names`` are built-in tools. Warnings about
-    unreachable actions may remain (and CONVERSATION_UNSAFE_TOOL with ``media="non_rtc"``).
+    a ``variable_set`` of the flow sets; AI ``tool_names`` are built-in tools, and an ``ai`` or
+    ``ai_talk`` has a prompt or names its AI. Warnings about unreachable actions and branches
+    without a default may remain (and CONVERSATION_UNSAFE_TOOL with ``media="non_rtc"``).
 
     >>> from hypothesis import given, settings
     >>> from flows import load_flow, validate_flow
@@ -272,6 +273,12 @@ def flows(draw: st.DrawFn, *, max_actions: int = 6) -> dict[str, Any]:
                 continue
             spelling = draw(st.sampled_from((name, *opt.aliases)))
             option[spelling] = _option_value(draw, kind, name, opt, ids, readable=readable)
+        if kind in ("ai", "ai_talk") and not any(
+            isinstance(option.get(k), str) and option[k].strip()
+            for k in ("initial_prompt", "init_prompt", "assistance_id", "ai_id")
+        ):  # an AI action names its AI or gives a prompt (MISSING_AI)
+            option.pop("init_prompt", None)
+            option["initial_prompt"] = draw(_TEXT.filter(str.strip))
         key = option.get("key") if kind == "variable_set" else None
         if isinstance(key, str) and key and not set(key) & set("${}\n"):
             readable.append(key)

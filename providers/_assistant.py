@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from ipaddress import ip_address
 from types import MappingProxyType
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 import attrs
 
 from cxml import (
     CallRequest,
     Connect,
+    CxmlError,
     Dial,
     Header,
     Node,
@@ -26,6 +29,7 @@ from ._errors import AssistantUnavailableError, ProviderConfigError, SignatureEr
 from ._registry import HEADER_NAME, Provider, Registry, registry
 from ._signing import sign, verify
 from ._urls import CALL_PLACEHOLDERS, check_websocket_url, render_stream_url
+from .tools import Function, resolve_tool_names
 
 __all__ = ["AIAssistant", "MediaBridge", "Ticket", "flatten_metadata", "metadata_problems"]
 
@@ -38,6 +42,8 @@ TICKET_PARAMETER: Final = "cxmlflow-ticket"
 @attrs.frozen
 class MediaBridge:
     """Where your own media bridge listens (``wss://``), and the secret its tickets share.
+    Plain ``ws://`` is accepted on a loopback host only (``localhost``, ``127.0.0.0/8``,
+    ``[::1]``): local development and tests, where the stream never leaves the machine.
 
     Assistants that cxmlflow's bridge serves (a WebSocket endpoint, the built-in AI) are
     reached by ``<Connect><Stream url=bridge>``; a signed ticket in a Parameter tells the
@@ -51,7 +57,7 @@ class MediaBridge:
 
     @url.validator
     def _check_url(self, _: object, url: str) -> None:
-        problem = check_websocket_url(url)
+        problem = check_websocket_url(url, secure=not _loopback(url))
         if problem is not None:
             raise ProviderConfigError("MediaBridge", {"url": problem})
 
@@ -88,6 +94,15 @@ class MediaBridge:
                 raise SignatureError("the token is not a media ticket")
             extra.append(value)
         return Ticket(assistant, call, *extra)
+
+
+def _loopback(url: object) -> bool:
+    """Whether ``url``'s host is this machine's loopback (by name or address)."""
+    try:
+        host = urlsplit(url).hostname if isinstance(url, str) else None
+        return host == "localhost" or (host is not None and ip_address(host).is_loopback)
+    except ValueError:  # not an address (a name), or not a URL: no exemption
+        return False
 
 
 @attrs.frozen
@@ -133,13 +148,44 @@ def _frozen_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(config)) if isinstance(config, Mapping) else config
 
 
+def _listed(value: Any) -> Any:
+    # A list or tuple of functions as a tuple; anything else is kept and reported.
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def _functions_problem(
+    functions: object, definition: Provider, config: Mapping[str, Any]
+) -> str | None:
+    """Why ``functions`` cannot be offered by an assistant of ``definition``, or None."""
+    if not isinstance(functions, tuple) or not all(isinstance(f, Function) for f in functions):
+        return "must be a list of providers.Function"
+    if not functions:
+        return None
+    if definition.protocol != "builtin_ai":
+        return (
+            "only assistants cxmlflow's engines serve (provider builtin) are offered functions; "
+            "a bot elsewhere calls the functions set where it runs"
+        )
+    names = [f.name for f in functions]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        return f"two functions are named {repeated[0]!r}"
+    try:
+        builtin = {t.name for t in resolve_tool_names(list(config.get("tool_names") or []))}
+    except CxmlError:  # reported as the tool_names field's problem
+        return None
+    clash = sorted(builtin.intersection(names))
+    return f"{clash[0]!r} is also a built-in tool in tool_names" if clash else None
+
+
 @attrs.frozen(repr=False)
 class AIAssistant:
     """A named assistant on a provider, with its settings checked when it is created.
 
     ``ProviderConfigError.problems`` names every bad field at once. Settings marked secret
     never appear in ``repr``, ``str`` or errors. ``verb(call)`` gives the CXML that routes a
-    call to the assistant.
+    call to the assistant. ``functions`` are webhook `Function`s its engine offers on every
+    call, besides its ``tool_names`` (``builtin`` assistants only).
     """
 
     name: str
@@ -148,6 +194,9 @@ class AIAssistant:
     status: Status = "active"
     description: str = ""
     registry: Registry = attrs.field(default=registry, eq=False)
+    #: Webhook functions offered on every call to this assistant, besides its ``tool_names``
+    #: (exten.bot links functions to a bot); only for assistants cxmlflow's engines serve.
+    functions: tuple[Function, ...] = attrs.field(default=(), converter=_listed)
     #: (provider definition, ``<Dial>`` of the SIP target) of the last verb: nodes are
     #: immutable, so one made from these frozen settings serves every call (with its own
     #: action) while the definition is the same.
@@ -170,6 +219,9 @@ class AIAssistant:
             cleaned, config_problems = definition.clean(self.config)
             problems.update({f"config.{k}": v for k, v in config_problems.items()})
             object.__setattr__(self, "config", _deep_freeze(cleaned))
+            problem = _functions_problem(self.functions, definition, cleaned)
+            if problem is not None:
+                problems["functions"] = problem
         if problems:
             raise ProviderConfigError(f"AI assistant {self.name!r}", problems)
 
@@ -184,9 +236,10 @@ class AIAssistant:
     def __repr__(self) -> str:
         secret = {f.name for f in self.definition.fields if f.secret}
         shown = {k: "***" if k in secret else v for k, v in self.config.items()}
+        functions = f", functions={[f.name for f in self.functions]!r}" if self.functions else ""
         return (
             f"AIAssistant(name={self.name!r}, provider={self.provider!r}, config={shown!r}, "
-            f"status={self.status!r})"
+            f"status={self.status!r}{functions})"
         )
 
     def __str__(self) -> str:
@@ -254,8 +307,9 @@ class AIAssistant:
         if definition.protocol == "sip":
             return Service(config["phone_number"], provider=self.provider)
         if config.get("mode", "server") == "client":
-            # The bot registered with our PBX: ring its account there.
-            return Sip(f"sip:{config['username']}@{config['domain']}")
+            # The bot registered with our PBX: ring it where the PBX reaches it (its sip_uri,
+            # else its account there); our PBX is the registrar, so no credentials.
+            return Sip(config.get("sip_uri") or f"sip:{config['username']}@{config['domain']}")
         uri = config.get("sip_uri") or f"sip:{config['username']}@{config['domain']}"
         return Sip(uri, username=config["username"], password=config["password"])
 

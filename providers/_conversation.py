@@ -68,7 +68,7 @@ class Reply:
             raise ProviderError(f"a scripted reply is text or an object, not {value!r:.60}")
         unknown = set(value) - {"text", "tool_calls"}
         if unknown:
-            raise ProviderError(f"a scripted reply has unknown keys: {sorted(unknown)}")
+            raise ProviderError(f"a scripted reply has unknown keys: {sorted(map(str, unknown))}")
         text = value.get("text", "")
         calls = value.get("tool_calls", ())
         if not isinstance(text, str) or not isinstance(calls, list | tuple):

@@ -55,6 +55,9 @@ class ConfigField:
     #: Other spellings accepted on input (``initial_prompt`` for ``init_prompt``).
     aliases: tuple[str, ...] = ()
     check: Check | None = attrs.field(default=None, eq=False)
+    #: The value as it is kept, from a valid value as written (``openai@exten.bot`` is kept
+    #: as ``sip:openai@exten.bot``).
+    convert: Callable[[object], object] | None = attrs.field(default=None, eq=False)
 
     def problem(self, value: object) -> str | None:
         """Why ``value`` is not a valid value of this field, or None."""
@@ -129,7 +132,7 @@ class Provider:
             elif (problem := spec.problem(value)) is not None:
                 problems[key] = problem
             else:
-                cleaned[spec.name] = value
+                cleaned[spec.name] = value if spec.convert is None else spec.convert(value)
         for spec in self.fields:
             if spec.required and spec.name not in cleaned and spec.name not in problems:
                 problems[spec.name] = "is required"
@@ -182,6 +185,8 @@ class Registry:
 
 _E164: Final = re.compile(r"\+[1-9][0-9]{1,14}\Z")
 _SIP_URI: Final = re.compile(r"sips?:[^@\s;:]+@[^@\s;]+(?:;\S*)?\Z", re.IGNORECASE)
+#: A SIP address without its scheme, as exten.bot writes its bots' (``openai@exten.bot``).
+_SIP_ADDRESS: Final = re.compile(r"[^@\s;:<>]+@[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:;\S*)?\Z")
 _BCP47: Final = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\Z")
 #: RFC 9110 token: what an HTTP (and SIP) header name may be made of.
 HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -192,6 +197,18 @@ def _matches(pattern: re.Pattern[str], what: str) -> Check:
         return None if isinstance(value, str) and pattern.match(value) else f"must be {what}"
 
     return check
+
+
+def _sip_uri(value: object) -> str | None:
+    if isinstance(value, str) and (_SIP_URI.match(value) or _SIP_ADDRESS.match(value)):
+        return None
+    return "must be a sip: URI (sip:openai@exten.bot) or a SIP address (openai@exten.bot)"
+
+
+def _as_sip_uri(value: object) -> object:
+    """A SIP address read as the SIP URI it names: ``openai@exten.bot`` is
+    ``sip:openai@exten.bot``; a URI stays as written."""
+    return value if _SIP_URI.match(str(value)) else f"sip:{value}"
 
 
 def _websocket_url(value: object) -> str | None:
@@ -309,11 +326,13 @@ def _builtin() -> Registry:
                 ConfigField("password", "password", secret=True, description="SIP password"),
                 ConfigField("domain", description="SIP domain (the bot's, or your PBX's)"),
                 ConfigField(
-                    "sip_uri", required=False, check=_matches(_SIP_URI, "a sip: URI"),
-                    description="the bot's SIP URI, e.g. sip:openai@exten.bot",
+                    "sip_uri", required=False, check=_sip_uri, convert=_as_sip_uri,
+                    description="the bot's SIP URI, e.g. sip:openai@exten.bot (openai@exten.bot "
+                    "as exten.bot writes it is read as that URI); in client mode, where your "
+                    "PBX reaches the registered bot",
                 ),
                 ConfigField(
-                    "transfer_uri", required=False, check=_matches(_SIP_URI, "a sip: URI"),
+                    "transfer_uri", required=False, check=_sip_uri, convert=_as_sip_uri,
                     description="where the bot transfers callers, e.g. sip:100@10.8.0.1",
                 ),
             ),

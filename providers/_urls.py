@@ -41,9 +41,10 @@ def render_stream_url(
 
     ``allowed`` replaces the default allow-list (`CONFIG_PLACEHOLDERS` and
     `CALL_PLACEHOLDERS`). Raises `StreamUrlError` for a template that is not ``wss://``, a
-    placeholder not allowed or without a value, a value that is not text or a number, a value
-    made only of dots (a path segment that would climb), or a result whose scheme, host or
-    port differ from the template's. Messages name placeholders, never values.
+    placeholder not allowed or without a value, a value that is not text or a number (or is
+    text no URL can carry: a lone surrogate), a value made only of dots (a path segment that
+    would climb), or a result whose scheme, host or port differ from the template's.
+    Messages name placeholders, never values.
     """
     names = frozenset(allowed) if allowed is not None else CONFIG_PLACEHOLDERS | CALL_PLACEHOLDERS
     origin, used = _checked_template(template, names)
@@ -59,7 +60,10 @@ def render_stream_url(
         text = str(value)
         if text and set(text) == {"."}:
             raise StreamUrlError(f"{{{name}}} may not be a dot segment")
-        return quote(text, safe="")
+        try:
+            return quote(text, safe="")
+        except UnicodeEncodeError:  # a lone surrogate (JSON's "\udc80"): no UTF-8, no URL
+            raise StreamUrlError(f"{{{name}}} is not valid Unicode text") from None
 
     url = _PLACEHOLDER.sub(encoded, template)
     if "{" in url or "}" in url:

@@ -241,7 +241,7 @@ def test_check_reports_a_missing_or_unreadable_file_once(tmp_path: Path) -> None
     bad_json = _config(tmp_path, "bad.json", '{"dids": ')
     done = _run("check", str(bad_json))
     assert done.returncode == 1
-    assert done.stdout.startswith(f"{bad_json}: not valid JSON: ")
+    assert done.stdout.startswith(f"{bad_json}:1: not valid JSON: ")
 
 
 @pytest.mark.parametrize("name", ["pbx.yaml", "pbx.json"])
@@ -297,8 +297,10 @@ def test_route_the_example_pbx_now() -> None:
     done = _run("route", "--to", EXAMPLE_DID, "--from", "+12125551234")
     assert (done.returncode, done.stderr) == (0, "")
     (doc,) = _documents(done.stdout)
-    (verb,) = doc.children
-    assert isinstance(verb, cxml.Gather | cxml.Connect), verb
+    # the menu's Gather, or the assistant's Connect followed by the Redirect that carries on
+    # the call when the stream ends
+    kinds = [type(verb) for verb in doc.children]
+    assert kinds in ([cxml.Gather], [cxml.Connect, cxml.Redirect]), kinds
     # with --digits, a call answered by the menu goes on; one answered by the assistant does not
     done = _run("route", "--to", EXAMPLE_DID, "--from", "+12125551234", "--digits", "0")
     assert (done.returncode, done.stderr) == (0, "")

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
+import re
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from cxml import Issue
-from flows import ACTIONS, FlowError, json_schema, load_flow, validate_flow
+from cxml._data import MAX_VALUES
+from flows import (
+    ACTIONS,
+    Caller,
+    FlowError,
+    RunResult,
+    graph,
+    json_schema,
+    load_flow,
+    run,
+    validate_flow,
+)
 from flows.strategies import flows
+from providers import HttpPolicy, ScriptedEngine
 
 # The ``actions`` of each curl example in seed 003 (VoIPBIN's AI tutorial), as written there.
 SEED_FLOWS: dict[str, list[dict[str, Any]]] = {
@@ -240,7 +256,7 @@ def test_bad_enum() -> None:
     assert codes(
         [{"type": "talk", "option": {"text": "x", "provider": "azure"}}, {"type": "answer"}]
     ) == [("BAD_ENUM", "$[0].option.provider")]
-    assert codes({"type": "call", "actions": []}) == [("BAD_ENUM", "$.type")]
+    assert codes({"type": "call", "actions": [{"type": "answer"}]}) == [("BAD_ENUM", "$.type")]
 
 
 def test_duplicate_id() -> None:
@@ -254,7 +270,8 @@ def test_duplicate_id() -> None:
         ({"type": "answer", "next_id": MISSING}, "$[0].next_id"),
         ({"type": "goto", "option": {"target_id": MISSING, "loop_count": 2}},
          "$[0].option.target_id"),
-        ({"type": "branch", "option": {"target_ids": {"1": A, "2": MISSING}}},
+        ({"type": "branch", "option": {"target_ids": {"1": A, "2": MISSING},
+                                       "default_target_id": A}},
          "$[0].option.target_ids.2"),
         ({"type": "branch", "option": {"target_ids": {"1": A}, "default_target_id": MISSING}},
          "$[0].option.default_target_id"),
@@ -294,13 +311,13 @@ def test_goto_with_loop_count() -> None:
 
 @pytest.mark.parametrize("model", ["gpt-4o", "nobody.gpt-4o", "openai.", ".gpt-4o"])
 def test_bad_engine_model(model: str) -> None:
-    data = [{"type": "ai_talk", "option": {"engine_model": model}}]
+    data = [{"type": "ai_talk", "option": {"initial_prompt": "p", "engine_model": model}}]
     assert codes(data) == [("BAD_ENGINE_MODEL", "$[0].option.engine_model")]
 
 
 @pytest.mark.parametrize("model", ["openai.gpt-4o", "anthropic.claude-3", "${model}"])
 def test_good_engine_model(model: str) -> None:
-    data = [{"type": "ai_talk", "option": {"engine_model": model}}]
+    data = [{"type": "ai_talk", "option": {"initial_prompt": "p", "engine_model": model}}]
     assert validate_flow(data, variables=["model"]) == []
 
 
@@ -483,14 +500,18 @@ def test_unset_variable_path_inside_lists_and_objects() -> None:
     ]
 
 
-def test_unset_variable_deeper_than_the_stack() -> None:
+@pytest.mark.parametrize(("levels", "found"), [(30, "UNSET_VARIABLE"), (5000, "TOO_DEEP")])
+def test_unset_variable_deep_in_an_option(levels: int, found: str) -> None:
     nested: object = "${deep}"
-    for _ in range(5000):  # deeper than the recursion limit: the walk must not recurse
+    for _ in range(levels):  # 5000: deeper than the recursion limit, refused before any walk
         nested = {"a": [nested]}
     data = [{"type": "webhook_send", "option": {"uri": "https://a.example", "data": nested}}]
+    if found == "TOO_DEEP":
+        assert [i.code for i in validate_flow(data)] == ["TOO_DEEP"]
+        return
     assert codes(data) == [
         ("WRONG_TYPE", "$[0].option.data"),
-        ("UNSET_VARIABLE", "$[0].option.data" + ".a[0]" * 5000),
+        ("UNSET_VARIABLE", "$[0].option.data" + ".a[0]" * levels),
     ]
 
 
@@ -527,7 +548,7 @@ def test_a_variable_set_key_that_reads_a_variable() -> None:
 
 def test_ai_set_variables_do_not_count_as_set() -> None:
     data = [
-        {"type": "ai_talk", "option": {"tool_names": ["set_variables"]}},
+        {"type": "ai_talk", "option": {"initial_prompt": "p", "tool_names": ["set_variables"]}},
         {"type": "talk", "option": {"text": "Your order is ${order}"}},
     ]
     assert codes(data) == [("UNSET_VARIABLE", "$[1].option.text")]
@@ -559,12 +580,19 @@ def test_unknown_and_repeated_options_are_not_read() -> None:
     ],
 )
 def test_bad_tool_names(kind: str, names: list[str], code: str) -> None:
-    issue = only([{"type": kind, "option": {"tool_names": names}}])
+    issue = only([{"type": kind, "option": {"initial_prompt": "p", "tool_names": names}}])
     assert (issue.code, issue.path, issue.severity) == (code, "$[0].option.tool_names", "error")
 
 
 def test_unknown_tool_names_every_bad_entry() -> None:
-    issue = only([{"type": "ai_talk", "option": {"tool_names": ["fax", "send_email", "pager"]}}])
+    issue = only(
+        [
+            {
+                "type": "ai_talk",
+                "option": {"initial_prompt": "p", "tool_names": ["fax", "send_email", "pager"]},
+            }
+        ]
+    )
     assert "[0] 'fax'" in issue.message
     assert "[2] 'pager'" in issue.message
 
@@ -574,20 +602,22 @@ def test_unknown_tool_names_every_bad_entry() -> None:
     [("send_email", "$[0].option.tool_names"), (["send_email", 3], "$[0].option.tool_names")],
 )
 def test_tool_names_wrong_type(names: object, path: str) -> None:
-    assert codes([{"type": "ai_talk", "option": {"tool_names": names}}]) == [("WRONG_TYPE", path)]
+    assert codes([{"type": "ai_talk", "option": {"initial_prompt": "p", "tool_names": names}}]) == [
+        ("WRONG_TYPE", path)
+    ]
 
 
 @pytest.mark.parametrize("names", [[], ["all"], ["send_email", "stop_service"], "${tools}",
                                    ["${tool}"]])  # fmt: skip
 def test_good_tool_names(names: object) -> None:
-    data = [{"type": "ai_talk", "option": {"tool_names": names}}]
+    data = [{"type": "ai_talk", "option": {"initial_prompt": "p", "tool_names": names}}]
     assert validate_flow(data, variables=["tools", "tool"]) == []
 
 
 @pytest.mark.parametrize("kind", ["ai", "ai_talk"])
 def test_conversation_unsafe_tool(kind: str) -> None:
     names = ["send_email", "connect_call", "get_variables", "stop_flow"]
-    data = {"actions": [{"type": kind, "option": {"tool_names": names}}]}
+    data = {"actions": [{"type": kind, "option": {"initial_prompt": "p", "tool_names": names}}]}
     issues = validate_flow(data, media="non_rtc")
     assert [(i.code, i.path, i.severity) for i in issues] == [
         ("CONVERSATION_UNSAFE_TOOL", "$.actions[0].option.tool_names[1]", "warning"),
@@ -599,13 +629,13 @@ def test_conversation_unsafe_tool(kind: str) -> None:
 
 
 def test_conversation_unsafe_tools_selected_by_all() -> None:
-    data = [{"type": "ai_talk", "option": {"tool_names": ["all"]}}]
+    data = [{"type": "ai_talk", "option": {"initial_prompt": "p", "tool_names": ["all"]}}]
     issue = only(data, media="non_rtc")
     assert (issue.code, issue.path) == ("CONVERSATION_UNSAFE_TOOL", "$[0].option.tool_names[0]")
     assert all(name in issue.message for name in ("connect_call", "stop_media", "stop_flow"))
     safe = ["send_email", "send_message", "set_variables", "get_variables", "stop_service"]
-    assert validate_flow([{"type": "ai_talk", "option": {"tool_names": safe}}],
-                         media="non_rtc") == []  # fmt: skip
+    action = {"type": "ai_talk", "option": {"initial_prompt": "p", "tool_names": safe}}
+    assert validate_flow([action], media="non_rtc") == []
 
 
 # -- load_flow ------------------------------------------------------------------------------
@@ -641,16 +671,79 @@ def test_load_flow_refuses_bad_json(text: str | bytes) -> None:
 def test_load_flow_refuses_what_is_nested_deeper_than_the_stack() -> None:
     with pytest.raises(FlowError) as caught:
         load_flow("[" * 100_000)
-    assert [(i.code, i.path) for i in caught.value.issues] == [("INVALID_JSON", "$")]
+    assert [(i.code, i.path) for i in caught.value.issues] == [("TOO_DEEP", "$")]
     nested: list[Any] = []
     for _ in range(5000):
         nested = [nested]
     call = {"destinations": [{"type": "tel", "target": "+15551111111"}], "actions": nested}
     data = {"actions": [{"type": "answer"}, {"type": "call", "option": call}]}
-    assert validate_flow(data) == []
+    # Python data gets the depth cap a file gets: the same issue, at the same path.
+    (issue,) = validate_flow(data)
+    assert issue.code == "TOO_DEEP"
+    assert issue.path.startswith("$.actions[1].option.actions[0][0]")
     with pytest.raises(FlowError) as caught:
         load_flow(data)
-    assert [(i.code, i.path) for i in caught.value.issues] == [("TOO_DEEP", "$.actions[1]")]
+    assert caught.value.issues == (issue,)
+    shallow = {"actions": [{"type": "answer"}, {"type": "call", "option": {**call,
+               "actions": nested_list(70)}}]}  # fmt: skip
+    with pytest.raises(FlowError) as from_text:
+        load_flow(json.dumps(shallow))
+    assert list(from_text.value.issues) == validate_flow(shallow)
+
+
+def nested_list(depth: int) -> list[Any]:
+    nested: list[Any] = []
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+def shared_list_bomb(levels: int) -> list[Any]:
+    """2**levels strings once expanded, in ``levels`` lists that share their items."""
+    bomb: list[Any] = ["lol"]
+    for _ in range(levels):
+        bomb = [bomb, bomb]
+    return bomb
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"actions": [{"type": "webhook_send", "option": {
+            "uri": "https://hooks.example.com/x", "data": shared_list_bomb(50)}}]},
+         "$.actions[0].option.data["),
+        ([{"type": "answer"}, *shared_list_bomb(60)], "$["),
+        ({"destinations": [{"type": "tel", "target": "+15551111111"}],
+          "variables": {"v": shared_list_bomb(60)}, "actions": [{"type": "answer"}]},
+         "$.variables.v["),
+    ],
+    ids=["webhook-data", "actions", "call-variables"],
+)  # fmt: skip
+def test_a_shared_list_bomb_given_as_python_data_is_refused_not_walked(
+    data: object, path: str
+) -> None:
+    # 2**50 values and more if walked: the value budget stops it after MAX_VALUES (counting each
+    # time a shared list is reached), as it stops the same data read from a file.
+    (issue,) = validate_flow(data)
+    assert (issue.code, issue.severity) == ("TOO_LARGE", "error")
+    assert issue.path.startswith(path)
+    assert str(MAX_VALUES) in issue.message
+    with pytest.raises(FlowError) as caught:
+        load_flow(data)
+    assert caught.value.issues == (issue,)
+
+
+def test_the_value_budget_is_the_one_a_file_gets() -> None:
+    # Just over the budget: JSON text and the same data in Python give the same issue.
+    items = [str(i) for i in range(MAX_VALUES)]
+    data = [{"type": "webhook_send", "option": {"uri": "https://h.example.com", "data": items}}]
+    (issue,) = validate_flow(data)
+    with pytest.raises(FlowError) as caught:
+        load_flow(json.dumps(data))
+    assert caught.value.issues == (issue,)
+    assert issue.code == "TOO_LARGE"
+    del items[-10:]  # within the budget: the flow is checked as usual
+    assert codes(data) == [("WRONG_TYPE", "$[0].option.data")]
 
 
 def test_load_flow_accepts_json_text_and_a_bare_list() -> None:
@@ -708,7 +801,7 @@ def test_input_is_not_aliased() -> None:
 def test_generated_flows_have_no_errors(flow: dict[str, Any]) -> None:
     issues = validate_flow(flow)
     assert [i for i in issues if i.severity == "error"] == []
-    assert {i.code for i in issues} <= {"UNREACHABLE_ACTION"}
+    assert {i.code for i in issues} <= {"UNREACHABLE_ACTION", "BRANCH_WITHOUT_DEFAULT"}
 
 
 @given(flows())
@@ -789,7 +882,9 @@ def test_json_schema_and_validate_flow_agree_on_variables_in_every_option(kind: 
 
 
 _NO_REQUIRED = sorted(
-    k for k, s in ACTIONS.items() if not any(o.required for o in s.options.values())
+    k
+    for k, s in ACTIONS.items()
+    if not any(o.required for o in s.options.values()) and k not in ("ai", "ai_talk")
 )
 
 
@@ -807,7 +902,89 @@ def test_json_schema_accepts_variables_where_validate_flow_does() -> None:
 
 
 def test_tool_names_may_list_the_runs_webhook_functions() -> None:
-    flow = [{"type": "ai_talk", "option": {"tool_names": ["book_table", "stop_service"]}}]
+    flow = [
+        {
+            "type": "ai_talk",
+            "option": {"initial_prompt": "p", "tool_names": ["book_table", "stop_service"]},
+        }
+    ]
     assert codes(flow) == [("UNKNOWN_TOOL", "$[0].option.tool_names")]
     assert codes(flow, tools=["book_table"]) == []
     load_flow(flow, tools=["book_table"])
+
+
+# -- a branch with no default: the interpreter, the validator and the graph agree ------------
+
+BRANCH_FLOW: list[dict[str, Any]] = [
+    {"type": "digits_receive", "option": {"length": 1}},
+    {"type": "branch", "option": {"target_ids": {"1": A}}, "next_id": B},
+    {"id": B, "type": "talk", "option": {"text": "after the branch"}},
+    {"id": A, "type": "talk", "option": {"text": "one"}},
+    {"type": "stop"},
+]
+
+
+def _run_branch(digits: str) -> RunResult:
+    return asyncio.run(run(BRANCH_FLOW, caller=Caller(digits=[digits])))
+
+
+def test_a_branch_value_with_no_target_and_no_default_fails_the_run() -> None:
+    # VoIPBIN looks the value up, else takes default_target_id: the empty id, which no
+    # action has, so the activeflow stops; neither the next action nor next_id runs.
+    result = _run_branch("7")
+    assert result.status == "failed"
+    (error,) = result.of("error")
+    assert (error.path, error.data["code"]) == (
+        "$.actions[1].option.default_target_id", "BRANCH_WITHOUT_DEFAULT"
+    )  # fmt: skip
+    assert "'7'" in error.data["message"]
+    assert [e.kind for e in result.events] == ["digits", "branch", "error"]
+    assert [e.data["text"] for e in _run_branch("1").of("talk")] == ["one"]
+
+
+def test_the_validator_and_the_graph_read_a_branch_as_the_interpreter_runs_it() -> None:
+    issues = validate_flow(BRANCH_FLOW)
+    assert [(i.code, i.path, i.severity) for i in issues] == [
+        ("BRANCH_WITHOUT_DEFAULT", "$[1].option.default_target_id", "warning"),
+        ("UNREACHABLE_ACTION", "$[2]", "warning"),  # neither in order nor as next_id
+    ]
+    drawn = graph(BRANCH_FLOW)
+    assert [(e.target, e.label) for e in drawn.edges_from("action/1")] == [
+        ("action/3", "= 1"), ("end", "no match: fails"),
+    ]  # fmt: skip
+    with_default = copy.deepcopy(BRANCH_FLOW)
+    with_default[1]["option"]["default_target_id"] = B
+    assert validate_flow(with_default) == []
+    result = asyncio.run(run(with_default, caller=Caller(digits=["7"])))
+    assert [e.data["text"] for e in result.of("talk")] == ["after the branch", "one"]
+
+
+def _no_dns(host: str, port: int) -> Awaitable[list[str]]:
+    async def blocked() -> list[str]:
+        return ["127.0.0.1"]  # a loopback address the default policy refuses: no network
+
+    return blocked()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flows(), st.lists(st.sampled_from(["1", "2", "", "9"]), max_size=4))
+def test_no_run_of_a_generated_flow_reaches_an_action_called_unreachable(
+    flow: dict[str, Any], digits: list[str]
+) -> None:
+    # A call's run skips block and ai_task and goes on, where the validator, not told the
+    # media, reads a block as the end: those become answers (ids and next_ids kept).
+    for action in flow["actions"]:
+        if ACTIONS[action["type"]].media == "non_rtc":
+            action["type"] = "answer"
+            action.pop("option", None)
+    unreachable = {
+        issue.path for issue in validate_flow(flow) if issue.code == "UNREACHABLE_ACTION"
+    }
+    engine = ScriptedEngine(["ok", {"tool_calls": [{"name": "stop_service"}]}] * 4)
+    result = asyncio.run(
+        run(flow, engine=engine, caller=Caller(says=["hi"], digits=digits), step_limit=40,
+            http=HttpPolicy(resolve=_no_dns))
+    )  # fmt: skip
+    # Events of the flow's own actions ($.actions[i], not a fetched sub-flow's).
+    ran = {e.path for e in result.events if re.fullmatch(r"\$\.actions\[[0-9]+\]", e.path)}
+    assert not ran & unreachable

@@ -276,6 +276,7 @@ BOT = AIAssistant(
         "stt_language": "ja-JP",
     },
 )
+PROMPTED = {"type": "ai_talk", "option": {"initial_prompt": "You help."}}
 AI = {"id": "ai", "type": "ai_talk", "option": {"assistance_type": "ai", "assistance_id": "helper"}}
 
 
@@ -596,7 +597,9 @@ class _SlowEngine:
 
 def test_a_newer_message_supersedes_a_reply_still_being_made() -> None:
     engine = _SlowEngine()
-    talk_ = Conversations([*CHAT[1:], {"type": "ai_talk"}], engine=engine)
+    talk_ = Conversations(
+        [*CHAT[1:], {"type": "ai_talk", "option": {"initial_prompt": "p"}}], engine=engine
+    )
 
     async def main() -> None:
         first = asyncio.create_task(talk_.receive("c1", "one"))
@@ -611,8 +614,8 @@ def test_a_newer_message_supersedes_a_reply_still_being_made() -> None:
         assert (dropped.reply, dropped.superseded) == (None, True)
         assert dropped.run.of("reply_dropped")[0].data["text"] == "answer to one"
         assert latest.reply == "answer to two"
-        assert [m.content for m in engine.seen[1]] == ["one", "two"]  # context kept
-        assert [m.content for m in talk_.messages("c1")] == ["one", "two", "answer to two"]
+        assert [m.content for m in engine.seen[1]] == ["p", "one", "two"]  # context kept
+        assert [m.content for m in talk_.messages("c1")] == ["p", "one", "two", "answer to two"]
 
     asyncio.run(main())
 
@@ -741,7 +744,7 @@ class _Broken:
 
 
 def test_a_failing_engine_leaves_no_reply_task_behind() -> None:
-    chats = Conversations([{"type": "ai_talk"}, {"type": "ai_talk"}], engine=_Broken())
+    chats = Conversations([PROMPTED, PROMPTED], engine=_Broken())
 
     async def main() -> None:
         with pytest.raises(RuntimeError):

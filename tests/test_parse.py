@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxml import (
+    Coach,
+    Conference,
     CxmlError,
     CxmlParseError,
     Dial,
     Element,
     Gather,
     Hangup,
+    Node,
     Number,
+    Record,
     Response,
     Say,
     parse,
     render,
+    replace,
+    validate,
 )
+from cxml._kinds import _Enum, _Float, _Int, _List
+from cxml._model import Container
 from cxml.strategies import responses
 from cxml.testing import canonical
 
@@ -105,9 +115,16 @@ def test_encodings() -> None:
     assert parse(utf16.encode("utf-16")) == Response([Say("\u00e9\u4e2d")])
 
 
-def test_aliases_are_normalised_when_read() -> None:
+def test_aliases_are_read_normalised_and_written_as_they_were_read() -> None:
     doc = parse('<Response><Coach spyDirection="callee">tok</Coach></Response>')
-    assert 'spyDirection="calee"' in render(doc)
+    coach = doc.children[0]
+    assert isinstance(coach, Coach)
+    assert coach.spy_direction == "calee"  # the model's reading
+    assert 'spyDirection="callee"' in render(doc)  # the text as written
+    # A value the user sets is written in the model's spelling.
+    assert 'spyDirection="calee"' in render(Response([replace(coach, spy_direction="callee")]))
+    # Other fields changed around it keep its spelling.
+    assert 'spyDirection="callee"' in render(Response([replace(coach, policy="barge")]))
 
 
 @pytest.mark.parametrize(
@@ -194,3 +211,97 @@ def test_each_thread_parses_with_its_own_parser() -> None:
         results = list(pool.map(work, range(4)))
     for offset, parsed in enumerate(results):
         assert parsed == [parse(docs[(offset + i) % 50]) for i in range(200)]
+
+
+# --- a round trip keeps what was written ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("element", "attribute"),
+    [
+        ('<Converse sessionTools="redirect dial"/>', "sessionTools"),
+        ('<Converse statusCallbackEvent="in-progress completed"/>', "statusCallbackEvent"),
+        ('<Gather input="dtmf,speech"/>', "input"),
+        ('<Gather input="dtmf, speech" timeout="05"/>', "timeout"),
+        ('<Gather speechTimeout="1.50"/>', "speechTimeout"),
+        ('<Dial trunks="[1,2]">1001</Dial>', "trunks"),
+        ('<Dial trunks="eu-1 us-2">1001</Dial>', "trunks"),
+        ('<Dial><Conference trim="do-not-trim">r</Conference></Dial>', "trim"),
+        ('<Record trim="do-no-trim"/>', "trim"),
+        ('<Coach whisperDirection="callee">t</Coach>', "whisperDirection"),
+        ('<Say loop="+2">x</Say>', "loop"),
+        ('<Converse temperature="0.70"/>', "temperature"),
+    ],
+)
+def test_a_value_comes_back_as_it_was_written(element: str, attribute: str) -> None:
+    text = f'<?xml version="1.0" encoding="UTF-8"?>\n<Response>{element}</Response>'
+    doc = parse(text)
+    assert render(doc) == text
+    assert parse(render(doc)) == doc
+    written = text.split(f'{attribute}="')[1].split('"', maxsplit=1)[0]
+    assert validate(text) == [] or all(i.severity == "warning" for i in validate(text))
+    assert f'{attribute}="{written}"' in render(doc)
+
+
+def test_the_model_reads_the_normalised_value_and_a_new_value_is_written_its_way() -> None:
+    doc = parse('<Response><Dial><Conference trim="do-not-trim">r</Conference></Dial></Response>')
+    dial = doc.children[0]
+    assert isinstance(dial, Dial)
+    room = dial.children[0]
+    assert isinstance(room, Conference)
+    assert room.trim == "do-no-trim"
+    assert room == Conference("r", trim="do-no-trim")
+    assert 'trim="do-not-trim"' in render(Response([Dial([replace(room, muted=True)])]))
+    assert 'trim="do-no-trim"' in render(Response([Dial([replace(room, trim="do-not-trim")])]))
+    # A spelling one kind reads is not carried to another that reads it otherwise.
+    assert Record(trim=room.trim).trim == "do-not-trim"  # type: ignore[arg-type]
+    assert 'trim="do-not-trim"' in render(Response([Record(trim=room.trim)]))  # type: ignore[arg-type]
+
+
+def _spellings(kind: object, value: object) -> list[str]:
+    """Wire texts other than the model's own that read as ``value``."""
+    if isinstance(kind, _List):
+        items = list(value)  # type: ignore[call-overload]
+        out = [",".join(items), ", ".join(items), " " + " , ".join(items) + " "]
+        return out + ([json.dumps(items)] if kind.json_arrays else [])
+    if isinstance(kind, _Enum) and isinstance(value, str):
+        return [alias for alias, target in kind.aliases.items() if target == value]
+    if isinstance(kind, _Int) and type(value) is int:
+        return [f"0{value}", f"+{value}"] if value >= 0 else []
+    if isinstance(kind, _Float) and type(value) is float and "e" not in repr(value):
+        return [repr(value) + "0"]
+    return []
+
+
+def _respelled(data: st.DataObject, node: object) -> Any:
+    if not isinstance(node, Node):
+        return node
+    changes: dict[str, object] = {}
+    for name, _, kind in node.wire:
+        value = getattr(node, name)
+        options = _spellings(kind, value) if value is not None else []
+        respell: bool = bool(options) and data.draw(st.booleans())
+        if respell:
+            spelling: str = data.draw(st.sampled_from(options))
+            typed = kind.read(spelling)
+            assert typed == value
+            changes[name] = typed
+    if isinstance(node, Container):
+        changes["children"] = tuple(_respelled(data, child) for child in node.children)
+    return replace(node, **changes) if changes else node
+
+
+@settings(max_examples=200)
+@given(responses(extras=True), st.data())
+def test_parse_then_render_gives_back_every_spelling(doc: Response, data: st.DataObject) -> None:
+    written = _respelled(data, doc)
+    assert written == doc  # the spellings read as the same values
+    text = render(written)
+    assert render(parse(text)) == text  # byte for byte
+    assert canonical(render(parse(text), pretty=True)) == canonical(text)
+    assert parse(text) == doc
+    assert _errors(text) == _errors(doc)
+
+
+def _errors(doc: Response | str) -> list[tuple[object, str, str]]:
+    return [(i.code, i.path, i.message) for i in validate(doc) if i.severity == "error"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from cxml import CxmlError, Issue
+from cxml import CallRequest, CxmlError, Issue
 from flows.routing import EXAMPLE_PBX, Destination, Pbx, PbxConfigError, load_pbx
+from flows.routing._config import MAX_STEPS
 
 RETELL = {"provider": "retell", "config": {"phone_number": "+14155551234"}}
 VAPI = {"provider": "vapi", "config": {"phone_number": "+14155552222"}}
@@ -585,9 +587,17 @@ def test_an_ivr_option_key_is_one_to_ten_keypad_characters(key: str) -> None:
     assert paths(ivr_menu(options={key: "hangup"})) == [f"ivr_menus.m.options.{key}"]
 
 
-@pytest.mark.parametrize("key", ["0", "9", "*", "#", "1234567890", "*9#"])
+@pytest.mark.parametrize("key", ["0", "9", "*", "1234567890", "*9"])
 def test_keypad_option_keys_are_accepted(key: str) -> None:
     assert set(load_pbx(ivr_menu(options={key: "hangup"})).ivr_menus["m"].options) == {key}
+
+
+@pytest.mark.parametrize("key", ["#", "1#", "*9#", "#1"])
+def test_an_option_key_with_a_hash_is_refused_it_ends_the_callers_input(key: str) -> None:
+    # The menu's Gather keeps the default finishOnKey, #: pressing it sends what came before.
+    found = only_issue(ivr_menu(options={"1": "hangup", key: "hangup"}))
+    assert (found.code, found.path) == ("BAD_VALUE", f"ivr_menus.m.options.{key}")
+    assert "#" in found.message
 
 
 # --- destinations and references ------------------------------------------------------------
@@ -884,6 +894,54 @@ def test_a_bad_exception_is_reported(exception: dict[str, Any], path: str) -> No
     assert paths(config) == [path]
 
 
+@pytest.mark.parametrize(
+    ("date", "code"),
+    [
+        (20261225, "BAD_VALUE"),  # YAML reads an unquoted 20261225 as a number
+        ("20261225", "BAD_VALUE"),  # Python's fromisoformat would take it; the format says not
+        (None, "MISSING_REQUIRED"),  # date: null
+        (dt.datetime(2026, 12, 25, 9, 0), "BAD_VALUE"),  # YAML's 2026-12-25 09:00
+        ("25/12/2026", "BAD_VALUE"),
+    ],
+)
+def test_an_exception_date_that_is_not_a_date_is_an_error_not_dropped(
+    date: object, code: str
+) -> None:
+    # Dropped without a word, the holiday would stay open.
+    config = {"business_hours": {"b": {**HOURS, "exceptions": [{"date": date}]}}}
+    found = only_issue(config)
+    assert (found.code, found.path) == (code, "business_hours.b.exceptions[0].date")
+
+
+def test_exception_dates_in_yaml_are_read_unquoted_and_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "pbx.yaml"
+    path.write_text(
+        "business_hours:\n  b:\n    open: hangup\n    closed: hangup\n    exceptions:\n"
+        '      - {date: 2026-12-25}\n      - {date: "2026-12-26"}\n',
+        encoding="utf-8",
+    )
+    days = set(load_pbx(path).business_hours["b"].exceptions)
+    assert days == {dt.date(2026, 12, 25), dt.date(2026, 12, 26)}
+    path.write_text(path.read_text().replace('"2026-12-26"', "20261226"), encoding="utf-8")
+    found = only_issue(path)
+    assert (found.code, found.path) == ("BAD_VALUE", "business_hours.b.exceptions[1].date")
+
+
+def test_a_key_given_twice_in_a_file_names_its_path_and_line(tmp_path: Path) -> None:
+    # The last one would win: an extension "1001" silently replaced by a premium forward.
+    path = tmp_path / "pbx.yaml"
+    path.write_text(
+        'extensions:\n  "1001": {}\n  "1001": {type: forward, forward_to: "+19005550100"}\n',
+        encoding="utf-8",
+    )
+    found = only_issue(path)
+    assert (found.code, found.path, found.line) == ("DUPLICATE_KEY", "extensions.1001", 3)
+    path = tmp_path / "pbx.json"
+    path.write_text('{"extensions": {"1001": {}, "1001": {"type": "forward"}}}', encoding="utf-8")
+    found = only_issue(path)
+    assert (found.code, found.path) == ("DUPLICATE_KEY", "extensions.1001")
+
+
 def test_two_exceptions_on_one_date_are_reported() -> None:
     twice = [{"date": "2026-12-25", "type": "closed"}] * 2
     assert paths({"business_hours": {"b": {**HOURS, "exceptions": twice}}}) == [
@@ -1092,6 +1150,110 @@ def test_a_loop_is_reported_along_with_the_other_problems() -> None:
         "business_hours": {"m": {"open": "business_hours/m", "closed": "hangup"}},
     }
     assert sorted(paths(config)) == ["business_hours.m.open", "ring_groups.g.timeout"]
+
+
+# --- chains of automatic steps ---------------------------------------------------------------
+
+
+def hours_chain(length: int, name: str = "h", end: str = "hangup") -> dict[str, Any]:
+    """A DID into ``length`` business hours, each going on to the next open or closed; the
+    last goes to ``end``: ``length`` automatic steps."""
+    hops = [f"business_hours/{name}{i + 1}" for i in range(length - 1)] + [end]
+    return {
+        "dids": {"+14155550100": {"destination": f"business_hours/{name}0"}},
+        "business_hours": {
+            f"{name}{i}": {"open": hop, "closed": hop} for i, hop in enumerate(hops)
+        },
+    }
+
+
+def test_the_longest_forward_chain_that_loads_is_followed_to_its_end() -> None:
+    from cxml import render
+    from flows.routing import Router
+
+    config = forward_chain(MAX_STEPS - 1)  # the most forwards the loader lets through
+    config["dids"] = {"+14155550100": {"destination": "extension/2000"}}
+    router = Router(load_pbx(config), base_url="https://pbx.example.com/voice", secret="s" * 32)
+    doc = router.handle(CallRequest.from_payload({"CallSid": "CA1", "To": "+14155550100"}))
+    assert render(doc).endswith(f"<Number>{2000 + MAX_STEPS - 1}</Number></Dial></Response>")
+
+
+def test_a_chain_the_router_follows_to_its_end_loads() -> None:
+    from flows.routing import Router
+
+    pbx = load_pbx(hours_chain(MAX_STEPS))
+    router = Router(pbx, base_url="https://pbx.example.com/voice", secret="s" * 32)
+    doc = router.handle(CallRequest.from_payload({"CallSid": "CA1", "To": "+14155550100"}))
+    assert [type(verb).__name__ for verb in doc.children] == ["Hangup"]  # not "unavailable"
+
+
+def test_a_chain_of_more_automatic_steps_than_the_router_takes_is_refused() -> None:
+    found = issues(hours_chain(MAX_STEPS + 1))
+    last = f"business_hours.h{MAX_STEPS}"
+    assert {(i.code, i.path) for i in found} == {
+        ("TOO_MANY_STEPS", f"{last}.open"),
+        ("TOO_MANY_STEPS", f"{last}.closed"),
+    }
+    assert all("business_hours/h0" in i.message for i in found)
+
+
+def group_chain(length: int, *, status: str) -> dict[str, Any]:
+    hops = [f"ring_group/g{i + 1}" for i in range(length - 1)] + ["hangup"]
+    groups = {f"g{i}": {"members": ["1001"], "fallback": hop} for i, hop in enumerate(hops)}
+    return {"extensions": {"1001": {"status": status}}, "ring_groups": groups}
+
+
+def test_fallbacks_after_a_ring_are_a_new_request_so_long_chains_load() -> None:
+    # Each group rings first: its fallback comes in the Dial's callback, counting from 1.
+    pbx = load_pbx(group_chain(1000, status="active"))  # and no RecursionError
+    assert len(pbx.ring_groups) == 1000
+
+
+def test_fallbacks_of_groups_with_nobody_to_ring_chain_at_once() -> None:
+    found = issues(group_chain(1000, status="inactive"))
+    assert [(i.code, i.path) for i in found] == [("TOO_MANY_STEPS", "ring_groups.g16.fallback")]
+
+
+@pytest.mark.parametrize(("after", "refused"), [(MAX_STEPS - 1, False), (MAX_STEPS, True)])
+def test_a_menu_starts_a_new_chain(after: int, refused: bool) -> None:
+    # 16 steps to the menu; its failover comes in a later request and is step 1 again.
+    config = hours_chain(MAX_STEPS, end="ivr_menu/m")
+    config["business_hours"].update(hours_chain(after, name="k")["business_hours"])
+    config["ivr_menus"] = {
+        "m": {"prompt": "Hello", "options": {"1": "hangup"}, "failover": "business_hours/k0"}
+    }
+    if not refused:
+        load_pbx(config)
+    else:
+        last = f"business_hours.k{after - 1}"
+        assert sorted(paths(config)) == [f"{last}.closed", f"{last}.open"]
+
+
+def test_a_loop_of_1000_fallbacks_is_reported_without_recursion() -> None:
+    config = group_chain(1000, status="active")
+    config["ring_groups"]["g999"]["fallback"] = "ring_group/g0"
+    found = issues(config)
+    assert {i.code for i in found} == {"ENDLESS_LOOP"}
+    assert len(found) == 1000
+
+
+def forward_chain(forwards: int) -> dict[str, Any]:
+    numbers = [str(2000 + i) for i in range(forwards + 1)]
+    extensions: dict[str, Any] = {
+        number: {"type": "forward", "forward_to": nxt}
+        for number, nxt in itertools.pairwise(numbers)
+    }
+    extensions[numbers[-1]] = {}
+    return {"extensions": extensions}
+
+
+def test_forwards_the_router_follows_load_and_one_more_is_refused() -> None:
+    load_pbx(forward_chain(MAX_STEPS - 1))
+    (found,) = issues(forward_chain(MAX_STEPS))
+    assert (found.code, found.path) == (
+        "TOO_MANY_STEPS",
+        f"extensions.{2000 + MAX_STEPS - 1}.forward_to",
+    )
 
 
 # --- campaigns ------------------------------------------------------------------------------

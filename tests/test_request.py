@@ -294,27 +294,84 @@ def test_every_call_status_accepted(status: str) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [
-        ("Direction", "sideways-zq"),
-        ("Direction", ""),
-        ("Direction", "inbóund"),
-        ("CallStatus", "exploded-zq"),
-        ("CallStatus", "noanswerr"),
-        ("DialCallStatus", "maybe-zq"),
-        ("DialCallStatus", "queued"),
-    ],
+    [("CallStatus", "exploded-zq"), ("CallStatus", "noanswerr"), ("CallStatus", "")],
 )
-def test_unknown_enumeration_values_rejected(field: str, value: str) -> None:
+def test_an_unknown_call_status_is_rejected(field: str, value: str) -> None:
     err = error_for({field: value})
     assert err.field == field
     if value:
         assert value not in str(err)
 
 
+@pytest.mark.parametrize(
+    ("field", "attr", "value"),
+    [
+        ("Direction", "direction", "sideways-zq"),
+        ("Direction", "direction", ""),
+        ("Direction", "direction", "inbóund"),
+        ("DialCallStatus", "dial_call_status", "maybe-zq"),
+        ("DialCallStatus", "dial_call_status", "queued"),
+        ("DialCallStatus", "dial_call_status", "transferred"),
+    ],
+)
+def test_an_unknown_direction_or_dial_status_is_kept_with_a_warning(
+    field: str, attr: str, value: str
+) -> None:
+    # The platform defines these; a value the model does not know must not break the call.
+    request = CallRequest.from_payload({"CallSid": "CA1", field: value})
+    assert getattr(request, attr) == value
+    (issue,) = request.issues
+    assert (issue.code, issue.severity, issue.path) == (
+        "UNKNOWN_REQUEST_VALUE",
+        "warning",
+        f"$.{field}",
+    )
+    assert field in issue.message
+    assert request.to_payload()[field] == value
+    assert CallRequest.from_payload(request.to_payload()) == request
+    assert request.dial_answered is None
+
+
+def test_known_values_give_no_issues() -> None:
+    request = CallRequest.from_payload({"Direction": "Inbound", "DialCallStatus": "noanswer"})
+    assert (request.direction, request.dial_call_status, request.issues) == (
+        "inbound",
+        "no-answer",
+        (),
+    )
+
+
+def test_session_data_may_come_as_json_text_in_a_form_body() -> None:
+    data = {"id": 1, "token": "s3cr3t", "profile": {"callId": ["a"]}}
+    form = {"CallSid": "CA1", "SessionData": json.dumps(data)}
+    request = CallRequest.from_payload(form)
+    assert request.session_data is not None
+    assert request.session_data["profile"]["callId"] == ("a",)  # type: ignore[index]
+    assert request == CallRequest.from_payload({"CallSid": "CA1", "SessionData": data})
+    assert request.to_payload()["SessionData"] == data
+
+
+@pytest.mark.parametrize("text", ["not json", "{", "[1, 2]", '"a string"', "12", "", "[" * 5000])
+def test_session_data_text_that_is_not_a_json_object_names_session_data(text: str) -> None:
+    err = error_for({"SessionData": text})
+    assert err.field == "SessionData"
+    assert text[:20] not in str(err) or not text
+
+
+@given(st.text(max_size=50))
+def test_session_data_text_is_an_object_or_an_error_naming_it(text: str) -> None:
+    try:
+        request = CallRequest.from_payload({"SessionData": text})
+    except CallRequestError as err:
+        assert err.field == "SessionData"
+    else:
+        assert isinstance(request.session_data, Mapping)
+
+
 def test_constructor_validates_too() -> None:
     with pytest.raises(CallRequestError) as info:
-        CallRequest(direction="sideways")
-    assert info.value.field == "Direction"
+        CallRequest(call_status="sideways")
+    assert info.value.field == "CallStatus"
     with pytest.raises(CallRequestError) as info:
         CallRequest(from_=123)  # type: ignore[arg-type]
     assert info.value.field == "From"
@@ -469,3 +526,15 @@ def test_nan_in_unknown_field_round_trips() -> None:
     r = CallRequest.from_payload({"Score": math.nan})
     assert math.isnan(r.extra["Score"])  # type: ignore[arg-type]
     assert CallRequest.from_payload(r.to_payload()) == r
+
+
+@given(st.sampled_from(["Direction", "DialCallStatus"]), st.text(max_size=30))
+def test_any_direction_or_dial_status_string_is_read_never_refused(field: str, value: str) -> None:
+    request = CallRequest.from_payload({field: value})
+    read = request.direction if field == "Direction" else request.dial_call_status
+    known = DIRECTIONS if field == "Direction" else DIAL_CALL_STATUSES
+    if read in known:
+        assert request.issues == ()
+    else:
+        assert read == value
+        assert [i.path for i in request.issues] == [f"$.{field}"]

@@ -572,11 +572,19 @@ class BrokenStore:
 
 
 def test_a_failing_store_costs_the_rotation_never_the_call() -> None:
+    """Each call starts at a random member (issue 17: not always the first), then rotates."""
     router = Router(load_pbx(RING_GROUPS), base_url=BASE_URL, secret=SECRET, store=BrokenStore())
-    for sid in ("CA1", "CA2"):
+    members = ["1001", "1002", "1004"]
+    starts = set()
+    for sid in (f"CA{i}" for i in range(40)):
         call = PlatformCall(router, "+15550000103", sid=sid)
-        assert_doc(call.start(), ring(25, "1001"))
-        assert_doc(call.callback(DialCallStatus="busy"), ring(25, "1002"))
+        doc = call.start()
+        start = next(m for m in members if f">{m}<" in render(doc))
+        assert_doc(doc, ring(25, start))
+        after = members[(members.index(start) + 1) % 3]
+        assert_doc(call.callback(DialCallStatus="busy"), ring(25, after))
+        starts.add(start)
+    assert starts == set(members)  # 40 calls on one member: a 3 ** -39 chance
 
 
 # --- IVR menus ------------------------------------------------------------------------------

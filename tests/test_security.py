@@ -53,7 +53,7 @@ KNOWN_CHAIN = (
     "Response",
     'Gather actionOnEmptyResult="true"',
     "Converse",
-    "Tool",
+    'Tool name="lookup" url="https://tools.example.com/lookup"',
     'Parameter name="a" value="b"',
 )
 
@@ -458,7 +458,7 @@ def test_gzip_payload_is_a_valid_document(env: Env) -> None:
 
 def test_known_nesting_parses() -> None:
     text = _nested(KNOWN_CHAIN)
-    assert text.startswith('<Response><Gather actionOnEmptyResult="true"><Converse><Tool>')
+    assert text.startswith('<Response><Gather actionOnEmptyResult="true"><Converse><Tool ')
     doc = cxml.parse(text)
     assert isinstance(doc.children[0], cxml.Gather)
     assert cxml.validate(text) == []

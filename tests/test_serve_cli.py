@@ -17,6 +17,8 @@ import pytest
 
 from cxml import CallRequest, render
 from flows.routing import EXAMPLE_PBX, Router, load_pbx
+from tests.server_app import CONCIERGE_DID, write_pbx
+from tests.test_state import redis_port  # noqa: F401  # the session's redis-server
 
 pytest.importorskip("uvicorn")
 
@@ -79,7 +81,7 @@ def _start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]
 @pytest.fixture
 def served() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of ``cxml serve`` with the secrets in its environment."""
-    process, url = _start(_env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN))
+    process, url = _start(_env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN), "--metrics")
     try:
         yield url
     finally:
@@ -106,6 +108,11 @@ def test_serve_answers_the_first_call_with_the_example_pbx(served: str) -> None:
     assert _unsigned(answer.text) == _unsigned(expected)
     assert httpx.post(f"{served}/voice", data=CALL, timeout=10).status_code == 401
     assert httpx.get(f"{served}/readyz", timeout=10).status_code == 200
+    metrics = httpx.get(f"{served}/metrics", timeout=10).text  # --metrics
+    assert 'cxmlflow_requests_total{route="voice",status="200"} 1.0' in metrics
+    assert 'cxmlflow_requests_total{route="voice",status="401"} 1.0' in metrics
+    verb = answer.text.split("<Response><", 1)[1].split(" ", 1)[0].lower()  # by the hour
+    assert f'cxmlflow_answers_total{{outcome="{verb}"}} 1.0' in metrics
 
 
 @pytest.mark.parametrize("missing", SECRETS)
@@ -144,20 +151,66 @@ def test_serve_dev_starts_with_a_random_secret_and_an_open_voice_route() -> None
         output = process.stderr.read()
         process.stderr.close()
     assert "CXMLFLOW_SECRET is unset" in output
-    assert "/voice is served without a token" in output
+    assert "the webhooks are served without a token" in output
 
 
-def test_serve_with_workers_builds_each_app_from_the_environment() -> None:
-    process, url = _start(
-        _env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN), "--workers", "2"
-    )
+def test_serve_streams_the_ai_assistants_to_its_own_media(tmp_path: Path) -> None:
+    """The router's <Connect> names this server's /media with a ticket that /media admits
+    (the built-in assistant then has no engine here: no vendor keys), and the stream's
+    outcome, kept in the store, answers the <Connect> action."""
+    config = write_pbx(tmp_path / "pbx.yaml")
+    env = _env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN)
+    process, url = _start(env, str(config))
+    try:
+        scenario = tmp_path / "scenario.json"
+        scenario.write_text('{"stream": {"seconds": 0.2, "timeout": 10}}', encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "simulate", f"{url}/voice", "--token", TOKEN,
+             "--to", CONCIERGE_DID, "--from", CALL["From"], "--scenario", str(scenario),
+             "--connect-streams"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        _stop(process)
+        assert process.stderr is not None
+        output = process.stderr.read()
+        process.stderr.close()
+    lines = done.stdout.splitlines()
+    assert f"stream {url.replace('http', 'ws')}/media: sent 10 frames" in lines[1], done.stdout
+    assert f"POST {url}/voice?cxmlflow=" in lines[2]
+    assert lines[-1].endswith("end: hangup")
+    assert "[ENGINE_UNAVAILABLE] assistant 'concierge'" in output  # admitted, then no engine
+    assert "voice 200 call='CA-cli' connect" in output
+    assert "media - call=None error ENGINE_UNAVAILABLE" in output
+    assert SECRET not in output
+    assert TOKEN not in output
+
+
+def test_serve_with_workers_on_redis_shares_the_round_robin(
+    redis_port: int,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Each worker builds its app from the environment, on the one Redis: the ring group's
+    round robin turns once per call, whichever worker answers it."""
+    import redis
+
+    store = f"redis://127.0.0.1:{redis_port}/8"
+    redis.Redis.from_url(store).flushdb()
+    config = tmp_path / "pbx.yaml"
+    text = EXAMPLE_PBX.read_text(encoding="utf-8")
+    config.write_text(text.replace("business_hours/main", "ring_group/sales", 1))
+    env = _env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN)
+    process, url = _start(env, str(config), "--workers", "2", "--redis", store)
     try:
         key = {"Authorization": f"Bearer {TOKEN}"}
-        for _ in range(4):
+        rung = []
+        for _ in range(6):
             answer = httpx.post(f"{url}/voice", data=CALL, headers=key, timeout=10)
             assert answer.status_code == 200
-            assert f'action="{url}/voice?cxmlflow=' in answer.text or "<Gather" not in answer.text
+            rung.append(answer.text.split("<Number>", 1)[1].split("<", 1)[0])
+        assert rung == ["1001", "1002"] * 3  # 1003 is inactive
         assert httpx.post(f"{url}/voice", data=CALL, timeout=10).status_code == 401
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
     finally:
         _stop(process)
         assert process.stderr is not None
@@ -183,3 +236,40 @@ def test_app_from_environment_needs_the_secrets(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CXMLFLOW_WEBHOOK_TOKEN", TOKEN)
     with TestClient(app_from_environment()) as client:
         assert client.post("/voice", data=CALL).status_code == 401
+
+
+def test_an_admin_reload_reaches_every_worker(tmp_path: Path) -> None:
+    """With --workers, the worker that takes POST /admin/reload checks the file and has
+    uvicorn replace every worker (each loads it anew); a broken file changes nothing."""
+    config = tmp_path / "pbx.yaml"
+    config.write_text(EXAMPLE_PBX.read_text(encoding="utf-8"), encoding="utf-8")
+    admin = "admin-token-0123456789"
+    env = _env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN, CXMLFLOW_ADMIN_TOKEN=admin)
+    process, url = _start(env, str(config), "--workers", "2")
+    key, admin_key = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": f"Bearer {admin}"}
+
+    def answers() -> list[str]:
+        return [httpx.post(f"{url}/voice", data=CALL, headers=key, timeout=10).text
+                for _ in range(8)]  # fmt: skip
+
+    try:
+        text = EXAMPLE_PBX.read_text(encoding="utf-8")
+        config.write_text(text.replace("business_hours/main", "extension/9999", 1))
+        refused = httpx.post(f"{url}/admin/reload", headers=admin_key, timeout=10)
+        assert refused.status_code == 422
+        assert all("<Number>1002</Number>" not in a for a in answers())
+
+        config.write_text(text.replace("business_hours/main", "extension/1002", 1))
+        assert httpx.post(f"{url}/admin/reload", headers=admin_key, timeout=10).status_code == 200
+        for _ in range(200):  # uvicorn replaces the workers one after the other
+            if all("<Number>1002</Number>" in a for a in answers()):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the workers never served the new configuration")
+    finally:
+        _stop(process)
+        assert process.stderr is not None
+        output = process.stderr.read()
+        process.stderr.close()
+    assert admin not in output

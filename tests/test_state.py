@@ -94,31 +94,34 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A private redis-server for this test session; its port."""
+def _start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """A redis-server on 127.0.0.1 (a free port, or ``port``) answering PING; its port."""
     binary = shutil.which("redis-server")
     if binary is None:
         _unavailable("no redis-server binary on PATH")
     _require_redis_py()
-    workdir: Path = tmp_path_factory.mktemp("redis")
     for _attempt in range(3):  # another process may take the free port before redis does
-        port = _free_port()
+        chosen = _free_port() if port is None else port
         process = subprocess.Popen(
-            [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            [str(binary), "--port", str(chosen), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(workdir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            if _wait_until_ready(process, port):
-                break
+            if _wait_until_ready(process, chosen):
+                return process, chosen
         except BaseException:
             _stop(process)
             raise
         _stop(process)
-    else:
-        pytest.fail("redis-server did not start and answer PING in three attempts")
+    pytest.fail("redis-server did not start and answer PING in three attempts")
+
+
+@pytest.fixture(scope="session")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A private redis-server for this test session; its port."""
+    process, port = _start_redis(tmp_path_factory.mktemp("redis"))
     try:
         yield port
     finally:
@@ -668,6 +671,80 @@ def test_concurrent_calls_on_two_routers_share_the_rotation_exactly(redis_port: 
     finally:
         for client in clients:
             client.close()
+
+
+def _first_rung(router: Router, call: str) -> str:
+    fields = {"CallSid": call, "From": "+12125551234", "To": "+15550000103"}
+    return _rung(_handle(router, fields))[0]
+
+
+def _store_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "state store" in r.getMessage()]
+
+
+def test_a_redis_outage_is_logged_once_and_spreads_the_picks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A redis-server stopped mid-run: the router logs the outage once (not once per call),
+    picks members at random rather than always the first, and logs the recovery once when a
+    server answers on the same port again."""
+    caplog.set_level("INFO", logger="flows.routing")
+    process, port = _start_redis(tmp_path)
+    client = _client(port, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        (router,) = _routers([RedisStore(client, prefix="outage:")])
+        assert [_first_rung(router, f"CA-up-{i}") for i in range(3)] == ["1001", "1002", "1004"]
+        assert _store_records(caplog) == []
+
+        _stop(process)
+        during = [_first_rung(router, f"CA-down-{i}") for i in range(60)]
+        (failing,) = _store_records(caplog)
+        assert failing.startswith("state store failing")
+        assert "STATE_STORE_ERROR" in failing
+        # Random turns: 60 calls over three members all on one would be a 3 ** -59 chance.
+        assert set(during) == {"1001", "1002", "1004"}
+
+        process, _ = _start_redis(tmp_path, port)  # the same server address comes back
+        after = [_first_rung(router, f"CA-back-{i}") for i in range(3)]
+        assert after == ["1001", "1002", "1004"]  # an empty server: the rotation starts over
+        assert _store_records(caplog) == [failing, "state store answers again; "
+                                          "round-robin picks take turns again"]  # fmt: skip
+    finally:
+        client.close()
+        _stop(process)
+
+
+def test_a_redis_client_without_socket_timeouts_is_refused() -> None:
+    _require_redis_py()
+    import redis
+
+    for options in ({"socket_timeout": None}, {"socket_timeout": None,
+                                               "socket_connect_timeout": None}):  # fmt: skip
+        client = redis.Redis(host="127.0.0.1", port=_free_port(), **options)  # type: ignore[arg-type]
+        with pytest.raises(StateStoreError) as caught:
+            RedisStore(client)
+        assert caught.value.code == "NO_SOCKET_TIMEOUT"
+        assert "socket_timeout" in caught.value.message
+        client.close()
+    with pytest.raises(StateStoreError, match=r"not a redis\.Redis"):
+        RedisStore(object())  # type: ignore[arg-type]
+
+
+def test_a_stalled_redis_server_delays_routing_by_the_timeout_not_forever() -> None:
+    """A server that accepts and never answers: the store's timeout turns it into a
+    StateStoreError, and the router routes the call anyway."""
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen()
+        port = stalled.getsockname()[1]
+        store = RedisStore.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2)
+        try:
+            with pytest.raises(StateStoreError):
+                store.incr("rr")
+            (router,) = _routers([store])
+            assert _first_rung(router, "CA-stalled") in {"1001", "1002", "1004"}
+        finally:
+            store.client.close()
 
 
 # --- conversation sessions in the store -------------------------------------------------------

@@ -145,3 +145,30 @@ def test_a_template_checked_once_still_refuses_each_bad_value() -> None:
         render_stream_url(template, {"session": ".."})
     with pytest.raises(StreamUrlError, match="unsubstituted"):
         render_stream_url(template, {})
+
+
+def test_a_lone_surrogate_is_our_error_naming_the_placeholder() -> None:
+    with pytest.raises(StreamUrlError, match=r"\{session\} is not valid Unicode"):
+        render_stream_url(DEEPDUB, {**W1_VALUES, "session": "CA\udc80"})
+
+
+#: Any text at all: surrogates drawn on their own (st.text would merge them away).
+any_text = st.lists(st.characters(codec=None) | st.characters(categories=["Cs"]), max_size=20).map(
+    "".join
+)
+
+
+@given(session=any_text, caller=any_text)
+def test_any_text_renders_or_is_our_error(session: str, caller: str) -> None:
+    values = {**W1_VALUES, "session": session, "from": caller}
+    try:
+        url = render_stream_url(DEEPDUB, values)
+    except StreamUrlError as exc:
+        surrogate = any("\ud800" <= c <= "\udfff" for c in session + caller)
+        assert surrogate or any(v and set(v) == {"."} for v in (session, caller))
+        assert exc.code == 11100
+        return
+    assert parse_qsl(urlsplit(url).query, keep_blank_values=True)[:2] == [
+        ("session", session),
+        ("from", caller),
+    ]

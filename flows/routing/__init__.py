@@ -43,12 +43,14 @@ from ._config import (
     Pbx,
     PbxConfigError,
     Prompt,
+    ResourceInUseError,
     RingGroup,
     declared_fields,
     fields_table,
     load_pbx,
     validate_pbx,
 )
+from ._graph import graph
 from ._hours import DateException, Schedule, TimeRange, check_timezone, parse_ranges
 from ._outcomes import outcome_recorder
 from ._router import STATE_PARAMETER, Messages, Router
@@ -81,6 +83,7 @@ __all__ = [
     "PbxConfigError",
     "Prompt",
     "RedisStore",
+    "ResourceInUseError",
     "RingGroup",
     "Router",
     "Schedule",
@@ -90,6 +93,7 @@ __all__ = [
     "check_timezone",
     "declared_fields",
     "fields_table",
+    "graph",
     "load_pbx",
     "outcome_recorder",
     "parse_ranges",

@@ -3,7 +3,8 @@
 `load_pbx` reads YAML, JSON or a mapping (format in docs/routing.md) into a frozen `Pbx`,
 reporting every problem at once as a `cxml.Issue` with a stable code and its path
 (``ring_groups.sales.fallback``): unknown keys, wrong types and ranges, dangling references,
-fallback chains that never reach an end, invalid time zones and provider settings.
+fallback chains that never reach an end or are longer than the router follows, invalid time
+zones and provider settings. Files are read by `cxml._data` (no YAML aliases, no duplicate keys).
 Destinations are typed references, ``kind/id``.
 
 Each resource declares its fields once, on its class (`Field` in each attribute's metadata:
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
+import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -27,7 +28,15 @@ from typing import Any, Final, Literal
 import attrs
 
 from cxml import CxmlError, Issue
-from providers import AIAssistant, ProviderConfigError, Registry, metadata_problems, registry
+from cxml._data import DataError, check_size, load_data_file
+from providers import (
+    AIAssistant,
+    Function,
+    ProviderConfigError,
+    Registry,
+    metadata_problems,
+    registry,
+)
 
 from ._hours import (
     WEEKDAYS,
@@ -58,6 +67,7 @@ __all__ = [
     "Pbx",
     "PbxConfigError",
     "Prompt",
+    "ResourceInUseError",
     "RingGroup",
     "declared_fields",
     "fields_table",
@@ -67,8 +77,11 @@ __all__ = [
 
 E164: Final = re.compile(r"\+[1-9][0-9]{1,14}\Z")
 EXTENSION: Final = re.compile(r"[0-9]{1,10}\Z")
-_DIGITS: Final = re.compile(r"[0-9*#]{1,10}\Z")
+_DIGITS: Final = re.compile(r"[0-9*]{1,10}\Z")
 _ALL_DAY: Final = TimeRange(dt.time(0), dt.time(0))
+#: How many automatic steps (business hours, forwards, fallbacks) the router takes for one
+#: request; the router reads it from here, and longer chains are refused at load time.
+MAX_STEPS: Final = 16
 
 
 class PbxConfigError(CxmlError):
@@ -81,6 +94,23 @@ class PbxConfigError(CxmlError):
         shown = "\n".join(f"  {describe(issue)}" for issue in issues)
         super().__init__(f"{len(issues)} problem(s) in the PBX configuration:\n{shown}")
         self.issues = tuple(issues)
+
+
+class ResourceInUseError(CxmlError):
+    """A resource cannot be deleted while something points at it (what OPBX answers with
+    409 Conflict); ``references`` lists every place that does, as configuration paths."""
+
+    code: int | str = "RESOURCE_IN_USE"
+    #: The HTTP status an API deleting the resource answers with.
+    http_status: Final = 409
+
+    def __init__(self, kind: str, id: str, references: list[str]) -> None:
+        shown = "\n".join(f"  {path}" for path in references)
+        super().__init__(
+            f"{kind}/{id} cannot be deleted: {len(references)} reference(s) point at it; "
+            f"remove them first:\n{shown}"
+        )
+        self.kind, self.id, self.references = kind, id, tuple(references)
 
 
 def describe(issue: Issue) -> str:
@@ -332,7 +362,7 @@ class IvrMenu:
     options: Mapping[str, Destination] = attrs.field(
         metadata=_spec(
             "custom",
-            help="keys of 1\N{EN DASH}10 of `0-9*#` → destination; at least one",
+            help="keys of 1\N{EN DASH}10 of `0-9*` (`#` ends input) → destination; at least one",
             targets=DESTINATION_KINDS,
         )
     )
@@ -509,8 +539,20 @@ _ASSISTANT_FIELDS: Final = (
     ),
     Field("text", key="description", attr="description", default=""),
     Field("status", key="status", attr="active", default=True),
+    Field(
+        "custom",
+        key="functions",
+        attr="functions",
+        help="names of `functions` offered on every call to it (provider builtin)",
+        default=(),
+        shown="none",
+    ),
     *_fields_of(AssistantRouting),
 )
+#: The keys of one webhook function of the top-level ``functions`` (exten.bot's fields).
+_FUNCTION_KEYS: Final = (
+    "title", "url", "bearer_token", "description", "parameters", "input_template",
+)  # fmt: skip
 #: The keys of one business-hours exception (a `DateException`, which has no declaration of
 #: its own: it lives in _hours.py, below this module).
 _EXCEPTION_FIELDS: Final = (
@@ -581,6 +623,12 @@ class Pbx:
     _references: Mapping[tuple[str, str], tuple[str, ...]] = attrs.field(alias="references")
     #: Each assistant's routing settings, by assistant id (`routing` reads them).
     assistant_routing: Mapping[str, AssistantRouting] = MappingProxyType({})
+    #: The webhook functions assistants are offered, by the name the model calls them.
+    functions: Mapping[str, Function] = MappingProxyType({})
+    #: The resource (section, id) each reference of `references` is written in.
+    _owners: Mapping[str, tuple[str, str]] = attrs.field(
+        default=MappingProxyType({}), alias="owners", repr=False
+    )
 
     def routing(self, assistant: str) -> AssistantRouting:
         """The routing settings of ``assistant`` (the defaults if it has none)."""
@@ -590,6 +638,44 @@ class Pbx:
         """Every place that points at ``kind/id`` (as configuration paths): what must go
         before the resource can be deleted."""
         return list(self._references.get((kind, id), ()))
+
+    def without(self, kind: str, id: str) -> Pbx:
+        """This configuration with the resource ``kind/id`` deleted (``did`` and ``campaign``
+        are kinds too), and with the references it made itself.
+
+        Raises `ResourceInUseError` (``RESOURCE_IN_USE``) listing every reference that still
+        points at it from another resource (`references`, less the resource's own: a menu
+        option back to its own menu goes with the menu); a `CxmlError` ``UNKNOWN_KIND`` or
+        ``UNKNOWN_RESOURCE`` when there is no such kind or resource.
+        """
+        section = _DELETABLE.get(kind)
+        if section is None:
+            kinds = ", ".join(_DELETABLE)
+            raise CxmlError(f"{kind!r} is not a kind of resource; kinds: {kinds}",
+                            code="UNKNOWN_KIND")  # fmt: skip
+        resources: Mapping[str, Any] = getattr(self, section)
+        if id not in resources:
+            raise CxmlError(f"there is no {kind}/{id}", code="UNKNOWN_RESOURCE")
+        owner = (section, id)
+        blocking = [p for p in self.references(kind, id) if self._owners.get(p) != owner]
+        if blocking:
+            raise ResourceInUseError(kind, id, blocking)
+        kept = {
+            target: tuple(p for p in paths if self._owners.get(p) != owner)
+            for target, paths in self._references.items()
+            if target != (kind, id)
+        }
+        changes: dict[str, Any] = {
+            section: MappingProxyType({k: v for k, v in resources.items() if k != id}),
+            "references": MappingProxyType({k: v for k, v in kept.items() if v}),
+            "owners": MappingProxyType({p: o for p, o in self._owners.items() if o != owner}),
+        }
+        if kind == "ai_assistant":
+            routing = self.assistant_routing
+            changes["assistant_routing"] = MappingProxyType(
+                {k: v for k, v in routing.items() if k != id}
+            )
+        return attrs.evolve(self, **changes)
 
     def did(self, number: str | None) -> Did | None:
         """The DID for a dialled number, with or without its leading +."""
@@ -602,6 +688,13 @@ class Pbx:
 
 
 _NO_ROUTING: Final = AssistantRouting()
+#: What `Pbx.without` deletes: each kind of resource and the section it lives in.
+_DELETABLE: Final = {
+    "did": "dids",
+    **{k.name: k.section for k in KINDS if k.section},
+    "campaign": "campaigns",
+    "function": "functions",
+}
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -610,21 +703,34 @@ _NO_ROUTING: Final = AssistantRouting()
 def load_pbx(source: str | Path | Mapping[str, Any], *, registry: Registry = registry) -> Pbx:
     """Read a configuration (a YAML or JSON file, or a mapping) and check all of it.
 
-    Raises `PbxConfigError` listing every problem (issue codes in docs/errors.md).
+    Raises `PbxConfigError` listing every problem (issue codes in docs/errors.md); a file is
+    read with `cxml._data` (no YAML aliases, no duplicate keys, bounded size and depth).
     """
     data: object
     if isinstance(source, Mapping):
         data = source
-    else:
-        path = Path(source)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PbxConfigError(
-                [Issue("UNREADABLE_FILE", "error", exc.strerror or str(exc), str(path))]
-            ) from None
-        data = _parse_text(text, path)
+            check_size(data, source="the mapping")
+        except DataError as exc:
+            raise PbxConfigError([_data_issue(exc, "$")]) from None
+    elif isinstance(source, str | os.PathLike):
+        name = str(Path(source)) if "\0" not in str(source) else repr(str(source))
+        try:
+            data = load_data_file(source, default_format="yaml")
+        except DataError as exc:
+            raise PbxConfigError([_data_issue(exc, name)]) from None
+    else:
+        problem = f"load_pbx takes a file path or a mapping, not {_kind(source)}"
+        raise PbxConfigError([Issue("WRONG_TYPE", "error", problem, "$")])
     return _Loader(registry).load(data)
+
+
+def _data_issue(exc: DataError, name: str) -> Issue:
+    """A reader's error as an issue: at its configuration path when it has one (a duplicate
+    key, an alias), else at the file (or ``$`` for a mapping)."""
+    path = name if exc.path is None or exc.path == "$" else exc.path.removeprefix("$.")
+    where = f" (column {exc.column})" if exc.column is not None and exc.line is not None else ""
+    return Issue(exc.code, "error", f"{exc.message}{where}", path, exc.line)
 
 
 def validate_pbx(
@@ -638,28 +744,6 @@ def validate_pbx(
     return []
 
 
-def _parse_text(text: str, path: Path) -> object:
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise PbxConfigError(
-                [Issue("INVALID_JSON", "error", f"not valid JSON: {exc}", str(path))]
-            ) from None
-    import yaml
-
-    # The C loader reads a 10,000-DID file about ten times faster, where libyaml is installed.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise PbxConfigError(
-            [Issue("INVALID_YAML", "error", f"not valid YAML: {exc}", str(path), line)]
-        ) from None
-
-
 class _Loader:
     """Reads one configuration, collecting issues instead of stopping at the first."""
 
@@ -671,6 +755,11 @@ class _Loader:
         self.invalid: set[tuple[str, str]] = set()  # defined, but with problems of their own
         self.default_timezone = "UTC"
         self.assistant_routing: dict[str, AssistantRouting] = {}
+        #: The resource (section, id) each pending reference is written in.
+        self.owners: dict[str, tuple[str, str]] = {}
+        #: The top-level webhook functions, and the names of those with problems.
+        self.functions: dict[str, Function] = {}
+        self.invalid_functions: set[str] = set()
         #: How each section's resources are read (key, value, path).
         self.readers = {
             "dids": self.did,
@@ -816,7 +905,9 @@ class _Loader:
         for key, value in items.items():
             if not isinstance(key, str):
                 continue
+            start = len(self.pending)
             made = read(key, value, f"{name}.{key}")
+            self.owners.update((path, (name, key)) for path, _ in self.pending[start:])
             if made is not None:
                 out[key] = made
             else:
@@ -826,10 +917,13 @@ class _Loader:
     # -- the sections --
 
     def load(self, data: object) -> Pbx:
-        top = self.mapping(data, "$", ("timezone", *SECTIONS))
+        if data is None:  # mapping() takes a missing mapping for an empty one
+            self.fail("WRONG_TYPE", "$", "must be a mapping of sections (dids, ...), not nothing")
+        top = self.mapping(data, "$", ("timezone", "functions", *SECTIONS))
         if not isinstance(data, Mapping):
             raise PbxConfigError(self.issues)
         self.default_timezone = self.zone(top.get("timezone"), "timezone", "UTC")
+        self.read_functions(top.get("functions"))
         sections = {name: self.section(top, name) for name in SECTIONS}
         self.check_references(sections)
         self.check_endless_chains(sections)
@@ -844,6 +938,8 @@ class _Loader:
             timezone=self.default_timezone,
             references=refs,
             assistant_routing=routing,
+            owners=MappingProxyType(self.owners),
+            functions=MappingProxyType(self.functions),
             **frozen,
         )
 
@@ -917,10 +1013,14 @@ class _Loader:
             self.fail("MISSING_REQUIRED", f"{path}.options", "needs at least one option")
         for digits, target in raw.items():
             where = f"{path}.options.{digits}"
-            if not isinstance(digits, str) or not _DIGITS.match(digits):
+            if isinstance(digits, str) and "#" in digits:
+                # The menu's Gather ends input at # (its default finishOnKey): never pressed.
                 self.fail(
-                    "BAD_VALUE", where, "option keys are 1 to 10 of 0-9, * and # (quote them)"
+                    "BAD_VALUE", where, "# ends the caller's input, so it cannot be in an option"
                 )
+                continue
+            if not isinstance(digits, str) or not _DIGITS.match(digits):
+                self.fail("BAD_VALUE", where, "option keys are 1 to 10 of 0-9 and * (quote them)")
                 continue
             options[digits] = self.destination(target, where)
         defaults = {spec.attr: spec.default for spec in _fields_of(IvrMenu)}
@@ -960,13 +1060,17 @@ class _Loader:
         return zone  # type: ignore[no-any-return]
 
     def date(self, value: object, path: str) -> dt.date | None:
+        """A date (YAML reads an unquoted 2026-12-25 as one) or YYYY-MM-DD text; None if not
+        given, or after reporting anything else (20261225, a date with a time)."""
         if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
             return value
-        try:
-            return dt.date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            pass
-        self.fail("BAD_VALUE", path, "must be a date, YYYY-MM-DD")
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        shown = value.isoformat() if isinstance(value, dt.datetime) else repr(value)
+        self.fail("BAD_VALUE", path, f"must be a date, YYYY-MM-DD, not {shown:.40}")
         return None
 
     def exceptions(self, value: object, path: str) -> dict[dt.date, DateException]:
@@ -986,7 +1090,7 @@ class _Loader:
             elif row.get("hours") is not None:
                 self.fail("BAD_VALUE", f"{where}.hours", "only special_hours exceptions have hours")
             if day is None:
-                if "date" not in row:
+                if row.get("date") is None:  # absent or null: the holiday would stay open
                     self.fail("MISSING_REQUIRED", f"{where}.date", "is required")
             elif day in exceptions:
                 self.fail("DUPLICATE", f"{where}.date", f"{day} has two exceptions")
@@ -1019,11 +1123,60 @@ class _Loader:
                 status=item.get("status", "active"),
                 description=item.get("description") or "",
                 registry=self.registry,
+                functions=self.assistant_functions(key, item.get("functions"), path),
             )
         except ProviderConfigError as exc:
             for field, problem in exc.problems.items():
                 self.fail("INVALID_PROVIDER_CONFIG", f"{path}.{field}", problem)
             return None
+
+    def read_functions(self, value: object) -> None:
+        """The top-level ``functions``: webhook functions by the name the model calls."""
+        for name, spec in self.mapping(value, "functions", None).items():
+            if not isinstance(name, str):
+                continue
+            path = f"functions.{name}"
+            item = self.mapping(spec, path, _FUNCTION_KEYS)
+            try:
+                self.functions[name] = Function(
+                    name,
+                    item.get("url"),
+                    item.get("description", ""),
+                    item.get("parameters"),
+                    bearer_token=item.get("bearer_token"),
+                    input_template=item.get("input_template"),
+                    title=item.get("title"),
+                )
+            except CxmlError as exc:
+                self.invalid_functions.add(name)
+                field = exc.message.partition(":")[0].removeprefix("Function.")
+                if field not in _FUNCTION_KEYS and field != "name":
+                    field = "url" if exc.code == "BLOCKED_ADDRESS" else "input_template"
+                where = path if field == "name" else f"{path}.{field}"
+                self.fail("INVALID_FUNCTION", where, exc.message)
+
+    def assistant_functions(self, key: str, value: object, path: str) -> tuple[Function, ...]:
+        """The functions an assistant lists by name, each a reference to it."""
+        if value is None:
+            return ()
+        where = f"{path}.functions"
+        if not isinstance(value, list):
+            self.fail("WRONG_TYPE", where, "must be a list of function names")
+            return ()
+        found: list[Function] = []
+        for i, name in enumerate(value):
+            at = f"{where}[{i}]"
+            if not isinstance(name, str):
+                self.fail("WRONG_TYPE", at, "must be the name of one of functions")
+            elif any(f.name == name for f in found):
+                self.fail("DUPLICATE", at, f"{name} is listed twice")
+            elif name in self.functions:
+                found.append(self.functions[name])
+                self.refs.setdefault(("function", name), []).append(at)
+                self.owners[at] = ("ai_assistants", key)
+            elif name not in self.invalid_functions:
+                self.fail("UNKNOWN_FUNCTION", at, f"no function {name!r} in functions")
+        return tuple(found)
 
     def numbers(self, value: object, path: str) -> tuple[str, ...]:
         """A list of distinct E.164 numbers (an assistant's transfer targets)."""
@@ -1113,8 +1266,9 @@ class _Loader:
 
     def check_endless_chains(self, sections: Mapping[str, Mapping[str, Any]]) -> None:
         """Refuse loops made only of automatic steps (fallbacks, failovers, business-hours
-        outcomes, forwards): a call caught in one would ring or bounce forever."""
-        edges: dict[tuple[str, str], list[tuple[str, Destination]]] = {}
+        outcomes, forwards): a call caught in one would ring or bounce forever. Then refuse
+        chains of them longer than the router follows (`check_long_chains`)."""
+        edges: dict[_Node, list[tuple[str, Destination]]] = {}
 
         def edge(kind: str, ident: str, path: str, target: Destination) -> None:
             edges.setdefault((kind, ident), []).append((path, target))
@@ -1136,7 +1290,7 @@ class _Loader:
                 edge("extension", ident, f"extensions.{ident}.forward_to", target)
 
         reported: set[str] = set()
-        for start in edges:
+        for start in _on_loops(edges):
             for path in _cycle(start, edges):
                 if path not in reported:
                     reported.add(path)
@@ -1145,30 +1299,148 @@ class _Loader:
                         path,
                         "is part of a loop of fallbacks that never ends the call",
                     )
+        self.check_long_chains(sections, edges)
 
+    def check_long_chains(
+        self,
+        sections: Mapping[str, Mapping[str, Any]],
+        edges: Mapping[_Node, list[tuple[str, Destination]]],
+    ) -> None:
+        """Refuse a chain of more automatic steps than the router takes for one request
+        (`MAX_STEPS`): every caller reaching its end would hear "unavailable".
 
-def _cycle(
-    start: tuple[str, str], edges: Mapping[tuple[str, str], list[tuple[str, Destination]]]
-) -> Iterator[str]:
-    """The paths of a loop of automatic steps through ``start``, if there is one."""
-    trail: list[str] = []
-    seen: set[tuple[str, str]] = set()
+        Steps chain while nothing answers: a business-hours outcome always, a ring group's
+        or balancer's fallback when it has no active member to try (otherwise the fallback
+        comes in a later request, after the Dial, and counts from 1 again, as a menu's
+        failover does). Forwards from extension to extension are counted apart: ringing one
+        follows at most `MAX_STEPS` extensions."""
+        assistants = sections["ai_assistants"]
+        extensions = sections["extensions"]
 
-    def walk(node: tuple[str, str]) -> bool:
-        for path, target in edges.get(node, []):
-            nxt = (target.kind, target.id)
-            trail.append(path)
-            if nxt == start:
+        def waits(node: _Node) -> bool:
+            """Whether arriving at ``node`` ends the request (so its step comes later)."""
+            kind, ident = node
+            if kind == "ivr_menu":
                 return True
+            if kind == "ring_group" and ident in sections["ring_groups"]:
+                members = sections["ring_groups"][ident].members
+                return any(extensions[m].active for m in members if m in extensions)
+            if kind == "ai_load_balancer" and ident in sections["ai_load_balancers"]:
+                picks = sections["ai_load_balancers"][ident].members
+                return any(
+                    assistants[m.assistant].active for m in picks if m.assistant in assistants
+                )
+            return False  # business hours, and what is missing (reported as dangling)
+
+        steps = {n: e for n, e in edges.items() if n[0] != "extension"}
+        for path, start in _long_chains(steps, waits, MAX_STEPS + 1):
+            self.fail(
+                "TOO_MANY_STEPS", path,
+                f"is automatic step {MAX_STEPS + 1} in a row from {start[0]}/{start[1]} "
+                f"(fallbacks, business-hours outcomes); the router takes at most {MAX_STEPS} "
+                "before it answers 'unavailable'",
+            )  # fmt: skip
+        forwards = {n: e for n, e in edges.items() if n[0] == "extension"}
+        for path, start in _long_chains(forwards, lambda _: False, MAX_STEPS):
+            self.fail(
+                "TOO_MANY_STEPS", path,
+                f"is forward {MAX_STEPS} in a row from extension {start[1]}; ringing an "
+                f"extension follows at most {MAX_STEPS - 1} forwards",
+            )  # fmt: skip
+
+
+_Node = tuple[str, str]
+_Edges = Mapping[_Node, list[tuple[str, Destination]]]
+
+
+def _targets(edges: _Edges) -> dict[_Node, list[_Node]]:
+    found: dict[_Node, list[_Node]] = {node: [] for node in edges}
+    for node, out in edges.items():
+        for _, target in out:
+            found[node].append((target.kind, target.id))
+            found.setdefault((target.kind, target.id), [])
+    return found
+
+
+def _on_loops(edges: _Edges) -> list[_Node]:
+    """The nodes that may lie on a loop: what is left after taking away, again and again,
+    the nodes nothing leads to and those that lead nowhere. Linear in the graph, where
+    searching for a loop from every node would be quadratic (a chain of 1,000 fallbacks)."""
+    succ = _targets(edges)
+    pred: dict[_Node, list[_Node]] = {node: [] for node in succ}
+    for node, out in succ.items():
+        for target in out:
+            pred[target].append(node)
+    outdeg = {node: len(out) for node, out in succ.items()}
+    indeg = {node: len(into) for node, into in pred.items()}
+    queue = [node for node in succ if not outdeg[node] or not indeg[node]]
+    removed: set[_Node] = set()
+    while queue:
+        node = queue.pop()
+        if node in removed:
+            continue
+        removed.add(node)
+        for target in succ[node]:
+            indeg[target] -= 1
+            if not indeg[target] and target not in removed:
+                queue.append(target)
+        for source in pred[node]:
+            outdeg[source] -= 1
+            if not outdeg[source] and source not in removed:
+                queue.append(source)
+    return [node for node in edges if node not in removed]
+
+
+def _cycle(start: _Node, edges: _Edges) -> list[str]:
+    """The paths of a loop of automatic steps through ``start``, if there is one (a depth-first
+    search with its own stack: chains may be longer than Python's recursion limit)."""
+    trail: list[str] = []  # the path of each edge down the stack
+    seen: set[_Node] = set()
+    stack = [iter(edges.get(start, []))]
+    while stack:
+        for path, target in stack[-1]:
+            nxt = (target.kind, target.id)
+            if nxt == start:
+                return [*trail, path]
             if nxt not in seen:
                 seen.add(nxt)
-                if walk(nxt):
-                    return True
-            trail.pop()
-        return False
+                trail.append(path)
+                stack.append(iter(edges.get(nxt, [])))
+                break
+        else:
+            stack.pop()
+            if trail:
+                trail.pop()
+    return []
 
-    if walk(start):
-        yield from trail
+
+def _long_chains(
+    edges: _Edges, waits: Callable[[_Node], bool], limit: int
+) -> Iterator[tuple[str, _Node]]:
+    """The edges that are step ``limit`` of the longest chain reaching them, with the chain's
+    first node. Nodes for which ``waits`` is true start a chain afresh. Nodes on or after a
+    loop are skipped (the loop is reported). Every chain longer than ``limit - 1`` steps has
+    one such edge: along a longest chain the count goes up by exactly one per step."""
+    succ = _targets(edges)
+    indeg = dict.fromkeys(succ, 0)
+    for out in succ.values():
+        for nxt in out:
+            indeg[nxt] += 1
+    depth = dict.fromkeys(succ, 0)
+    origin = {node: node for node in succ}
+    queue = [node for node in succ if not indeg[node]]
+    while queue:  # nodes in topological order (Kahn)
+        node = queue.pop()
+        before, first = (0, node) if waits(node) else (depth[node], origin[node])
+        for path, target in edges.get(node, []):
+            nxt = (target.kind, target.id)
+            if before + 1 == limit:
+                yield path, first
+            if before + 1 > depth[nxt]:
+                depth[nxt], origin[nxt] = before + 1, first
+            indeg[nxt] -= 1
+            if not indeg[nxt]:
+                queue.append(nxt)
 
 
 def _kind(value: object) -> str:

@@ -15,6 +15,7 @@ import itertools
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs, urlsplit
@@ -59,6 +60,7 @@ from ._callback import (
 )
 from ._config import (
     EXTENSION,
+    MAX_STEPS,
     AiLoadBalancer,
     Destination,
     Extension,
@@ -84,8 +86,6 @@ __all__ = ["Messages", "Router"]
 
 #: The query parameter that carries a callback's signed state.
 STATE_PARAMETER: Final = "cxmlflow"
-#: How many automatic steps (business hours, forwards, fallbacks) one request may take.
-MAX_STEPS: Final = 16
 _CONNECTED: Final = frozenset({"completed", "answered"})
 _FAILED: Final = frozenset({"busy", "no-answer", "failed", "canceled"})
 _INTERNAL: Final = frozenset({"subscriber", "application"})
@@ -100,6 +100,8 @@ _TOKEN_HEAD: Final = re.compile("eyJ")
 #: request): a bounded search finds a token that a single damaged character moved.
 _RUNS_CHECKED: Final = 8
 _HEADS_CHECKED: Final = 4
+#: While the store is down, rotations take a random turn below this (any member, weighted).
+_RANDOM_TURNS: Final = 1 << 30
 
 log = logging.getLogger("flows.routing")
 
@@ -183,6 +185,9 @@ class Router:
         self.messages = messages
         #: Transfers refused (a destination the PBX does not allow), by assistant id.
         self.refused_transfers: collections.Counter[str] = collections.Counter()
+        # Whether the store failed last time: an outage is logged once, and its end once.
+        self._store_down = False
+        self._store_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
@@ -470,10 +475,13 @@ class Router:
         tell: the call goes on rather than being cut."""
         token = self._token(call.request) or ""
         try:
-            return self.store.incr(claim_key(call.request.call_sid or "", token),
-                                   ttl=self.state_ttl) == 1  # fmt: skip
-        except StateStoreError:
+            count = self.store.incr(claim_key(call.request.call_sid or "", token),
+                                    ttl=self.state_ttl)  # fmt: skip
+        except StateStoreError as exc:
+            self._store_failed(exc)
             return True
+        self._store_answered()
+        return count == 1
 
     def _outcome(self, call: _Call) -> Outcome | None:
         """The outcome the bridge recorded for this call's stream, taken out of the store
@@ -482,10 +490,15 @@ class Router:
         try:
             text = self.store.get(key)
             if text is None:
+                self._store_answered()
                 return None
             self.store.delete(key)
+            self._store_answered()
             return read_outcome(text)
-        except CxmlError as exc:  # the store failed, or holds what no bridge wrote
+        except StateStoreError as exc:
+            self._store_failed(exc)
+            return None
+        except CxmlError as exc:  # the store holds what no bridge wrote
             log.warning("no AI outcome for call %s: [%s] %s", key, exc.code, exc.message)
             return None
 
@@ -582,12 +595,38 @@ class Router:
     def _cursor(self, key: str) -> int:
         """The next turn of a rotation shared by every process (0, 1, 2, ...).
 
-        A store that fails costs the rotation (turn 0), never the call.
+        A store that fails costs the rotation, never the call: the turn is random, so the
+        picks still spread over the members (by weight for a percentage balancer).
         """
         try:
-            return self.store.incr(key) - 1
-        except StateStoreError:
-            return 0
+            turn = self.store.incr(key) - 1
+        except StateStoreError as exc:
+            self._store_failed(exc)
+            return secrets.randbelow(_RANDOM_TURNS)
+        self._store_answered()
+        return turn
+
+    def _store_failed(self, exc: StateStoreError) -> None:
+        """Log the start of a store outage, once: every call fails the same way until it ends."""
+        with self._store_lock:
+            if self._store_down:
+                return
+            self._store_down = True
+        log.warning(
+            "state store failing; routing goes on without it (round-robin picks at random, "
+            "AI stream ends unclaimed and without outcome) until it answers again: [%s] %s",
+            exc.code, exc.message,
+        )  # fmt: skip
+
+    def _store_answered(self) -> None:
+        """Log the end of a store outage, once."""
+        if not self._store_down:  # the usual case, without taking the lock
+            return
+        with self._store_lock:
+            if not self._store_down:
+                return
+            self._store_down = False
+        log.warning("state store answers again; round-robin picks take turns again")
 
     # --- callbacks ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ backend running many. Both behave the same way, Redis's way:
   new key); ``set`` replaces value and expiry, like Redis SET.
 - ``incr`` on a string that is not a 64-bit integer, and any failure of the store itself, raise
   `StateStoreError` (code ``STATE_STORE_ERROR``), never a driver error: callers fall back (the
-  router takes turn 0 instead of the round-robin turn) with one except clause.
+  router takes a random turn instead of the round-robin one) with one except clause.
 
 redis-py is needed only by `RedisStore` and imported when one is made.
 """
@@ -165,17 +165,43 @@ def _milliseconds(ttl: float) -> int:
     return max(1, round(ttl * 1000))
 
 
+def _missing_timeouts(client: object) -> list[str]:
+    """The socket timeouts ``client``'s connections would go without: each is None, or the
+    client is not one whose connection settings can be read (a cluster client, a stand-in)."""
+    pool = getattr(client, "connection_pool", None)
+    try:
+        # A connection made from the pool's settings (not connected) applies the driver's
+        # defaults, which changed across redis-py versions (none before 6, 5 s since).
+        probe = pool.connection_class(**pool.connection_kwargs)  # type: ignore[union-attr]
+    except Exception:
+        return ["socket timeouts that can be read (it is not a redis.Redis)"]
+    names = ("socket_timeout", "socket_connect_timeout")
+    return [name for name in names if getattr(probe, name, None) is None]
+
+
 class RedisStore:
     """A `StateStore` on Redis, shared by every process using the same server and ``prefix``.
 
     Counters are INCR, strings GET/SET PX, all under ``prefix + key``. An ``incr`` with a
     ``ttl`` runs in one MULTI/EXEC transaction with its PEXPIRE, so no key is ever left
     without the expiry it was given (a process dying in between cannot leak it).
+
+    The client must have socket timeouts (``socket_timeout`` and ``socket_connect_timeout``,
+    as `from_url` sets them): without them a stalled server blocks routing forever, so such a
+    client is refused with `StateStoreError` code ``NO_SOCKET_TIMEOUT``.
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = "cxmlflow:") -> None:
         import redis as driver  # optional dependency: only RedisStore needs it
 
+        missing = _missing_timeouts(client)
+        if missing:
+            raise StateStoreError(
+                f"RedisStore: the client has no {' or '.join(missing)} (a stalled server would "
+                "block routing forever); pass socket_timeout and socket_connect_timeout to "
+                "redis.Redis (RedisStore.from_url sets 2 s)",
+                code="NO_SOCKET_TIMEOUT",
+            )
         self.client = client
         self.prefix = prefix
         self._driver_error = driver.RedisError

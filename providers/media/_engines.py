@@ -13,8 +13,8 @@ text-to-speech service (``tts_type``). `engine_for` turns that into an `Engine`:
    text-to-speech) from the pipecat services `SERVICES` lists for ``stt_type``,
    the ``engine_model`` provider and ``tts_type``, run by `PipecatEngine`.
 
-Either way the assistant's ``tool_names`` and the webhook ``functions`` given to `engine_for`
-are offered to the model and run by a `ToolRunner` on the call (on a pipeline through
+Either way the assistant's ``tool_names``, its own webhook ``functions`` and those given to
+`engine_for` are offered to the model and run by a `ToolRunner` on the call (on a pipeline through
 `PipecatEngine.offer_tools`); a registered factory is given neither.
 
 Whatever cannot be served raises `EngineUnavailableError` (code ``ENGINE_UNAVAILABLE``) naming
@@ -302,6 +302,7 @@ class EngineRegistry:
         plan = self.plan(assistant)
         if call is None:
             call = StreamCall(call_sid="", assistant=assistant)
+        functions = [*assistant.functions, *functions]  # its own are offered on every call
         if plan.factory is not None:
             return plan.factory(assistant, call)
         if plan.engine == "realtime":

@@ -345,8 +345,9 @@ class Agent(BaseEngine):
     async def start(self, call: StreamCall, output: Output) -> None:
         await super().start(call, output)
         if self.runner is None:
-            config = call.assistant.config if call.assistant is not None else {}
-            self.runner = ToolRunner.for_assistant(config, call=call)
+            assistant = call.assistant
+            config, functions = (assistant.config, assistant.functions) if assistant else ({}, ())
+            self.runner = ToolRunner.for_assistant(config, functions, call=call)
         elif self.runner.call is None:
             self.runner.call = call
         if not self.tools:

@@ -206,7 +206,7 @@ class OpenAIRealtime:
             options["voice"] = config["tts_voice_id"]
         options.update(settings)
         if "runner" not in options:
-            options["runner"] = ToolRunner.for_assistant(config)
+            options["runner"] = ToolRunner.for_assistant(config, assistant.functions)
         if not options["model"]:
             del options["model"]
         return cls(**options)
@@ -260,8 +260,9 @@ class OpenAIRealtime:
     async def start(self, call: StreamCall, output: Output) -> None:
         self._output = output
         if self.runner is None:
-            config = call.assistant.config if call.assistant is not None else {}
-            self.runner = ToolRunner.for_assistant(config, call=call)
+            assistant = call.assistant
+            config, functions = (assistant.config, assistant.functions) if assistant else ({}, ())
+            self.runner = ToolRunner.for_assistant(config, functions, call=call)
         elif self.runner.call is None:
             self.runner.call = call
         headers = dict(self._headers)

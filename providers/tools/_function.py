@@ -1,8 +1,12 @@
 """``Function``: a tool the model can call, answered by an HTTPS webhook (exten.bot's functions).
 
-A function has a name the model calls, a webhook URL, an optional bearer token, a JSON Schema for
-its arguments, and an optional input template shaping the webhook's JSON body. Calling it
-validates the model's arguments against the schema, renders the body in the sandbox
+A function has a name the model calls, a human-readable ``title`` (exten.bot's "Name"), a webhook
+URL, an optional bearer token, a JSON Schema for its arguments, and an optional input template
+shaping the webhook's JSON body. Its description may be the whole OpenAI function object
+(``{"name", "description", "parameters"}``, bare or as ``{"type": "function", "function":
+{...}}``), as exten.bot's "Function Description (Json schema)" holds it: name and parameters
+are taken from it, and an error names whichever of them contradicts what is given beside it.
+Calling it validates the model's arguments against the schema, renders the body in the sandbox
 (:mod:`._templates`) and POSTs it through the SSRF guard (:mod:`._guard`).
 
 The bearer token is a secret: the repr shows ``'***'`` and no error message contains it.
@@ -10,9 +14,10 @@ The bearer token is a secret: the repr shows ``'***'`` and no error message cont
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -23,6 +28,7 @@ from cxml import CallRequest
 
 from .._errors import ToolError
 from ._guard import HttpPolicy, check_url, guarded_request
+from ._patterns import MAX_PATTERN_TEXT, pattern_problem, schema_patterns
 from ._spec import tool_spec
 from ._templates import JsonTemplate
 
@@ -39,6 +45,31 @@ _NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _SCHEMA_CLASS: Final = jsonschema.Draft202012Validator
 #: Validation keywords whose messages name properties (keys), not the values received.
 _NAMING_KEYWORDS: Final = frozenset({"required", "additionalProperties", "dependentRequired"})
+_TOO_LONG: Final = f"longer than {MAX_PATTERN_TEXT} characters, the most a pattern is matched to"
+_NAME_TOO_LONG: Final = f"a property name is {_TOO_LONG}"
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    # re.search costs up to quadratic time in the text, even on a pattern _patterns accepts.
+    if isinstance(instance, str) and len(instance) > MAX_PATTERN_TEXT:
+        yield ValidationError(_TOO_LONG)
+        return
+    yield from _SCHEMA_CLASS.VALIDATORS["pattern"](validator, pattern, instance, schema)
+
+
+def _pattern_properties(
+    validator: Any, patterns: Any, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if isinstance(instance, dict) and any(len(str(k)) > MAX_PATTERN_TEXT for k in instance):
+        yield ValidationError(_NAME_TOO_LONG)
+        return
+    yield from _SCHEMA_CLASS.VALIDATORS["patternProperties"](validator, patterns, instance, schema)
+
+
+#: Draft 2020-12, matching patterns against bounded text only.
+_VALIDATOR_CLASS: Final = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    _SCHEMA_CLASS, {"pattern": _pattern, "patternProperties": _pattern_properties}
+)
 
 
 def _invalid(field: str, problem: str) -> ToolError:
@@ -85,7 +116,66 @@ def _schema(value: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
     if schema.get("type") != "object":
         raise _invalid("parameters", 'the arguments schema must have "type": "object"')
+    for path, pattern in schema_patterns(schema):
+        problem = pattern_problem(pattern)
+        if problem is not None:  # re could take seconds on a short argument (issue 17)
+            raise _invalid("parameters", f"the pattern at {path} {problem}")
     return schema
+
+
+def _check_title(
+    instance: object, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise _invalid("title", "expected 1 to 200 characters of text")
+    if not value.isprintable():
+        raise _invalid("title", "expected printable text")
+
+
+#: The keys of an OpenAI function object (a tool's ``function``, or the flat Realtime form).
+_DEFINITION_KEYS: Final = frozenset({"type", "name", "description", "parameters"})
+_NO_ARGUMENTS: Final = {"type": "object", "properties": {}}
+
+
+def _json(value: object) -> object:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        return value  # _schema reports it
+
+
+def _definition(
+    name: str | None, description: object, parameters: Mapping[str, Any] | None
+) -> tuple[str | None, Any, Any]:
+    """(name, description text, parameters), from an OpenAI function object given as the
+    description, checked against the name and parameters given beside it."""
+    if isinstance(description, str):
+        return name, description, parameters
+    if not isinstance(description, Mapping):
+        raise _invalid("description", "expected text or an OpenAI function object")
+    spec: Mapping[str, Any] = description
+    if spec.get("type") == "function" and isinstance(spec.get("function"), Mapping):
+        if set(spec) != {"type", "function"}:
+            raise _invalid("description", "a tool is {type: function, function: {...}} only")
+        spec = spec["function"]
+    unknown = sorted(str(k) for k in spec if k not in _DEFINITION_KEYS)
+    if unknown:
+        listed = ", ".join(unknown)
+        raise _invalid("description", f"the function object has unknown keys: {listed}")
+    if spec.get("type", "function") != "function":
+        raise _invalid("description", "the function object's type must be function")
+    found = spec.get("name")
+    if found is not None and name is not None and found != name:
+        raise _invalid("name", f"{name!r} contradicts the description's name {found!r}")
+    text = spec.get("description", "")
+    schema = spec.get("parameters")
+    if schema is not None and parameters is not None and _json(schema) != _json(parameters):
+        raise _invalid("parameters", "contradict the description's parameters")
+    if schema is None and parameters is None:
+        schema = _NO_ARGUMENTS  # OpenAI's function without arguments
+    return found if found is not None else name, text, schema if schema is not None else parameters
 
 
 def _template(source: str | None) -> JsonTemplate:
@@ -93,7 +183,7 @@ def _template(source: str | None) -> JsonTemplate:
 
 
 def _describe(error: ValidationError) -> str:
-    if error.validator in _NAMING_KEYWORDS:
+    if error.validator in _NAMING_KEYWORDS or error.message in (_TOO_LONG, _NAME_TOO_LONG):
         return error.message
     # Other messages quote the value received, which may be personal data: name the rule.
     rule = json.dumps(error.validator_value, ensure_ascii=False, default=str)
@@ -119,11 +209,13 @@ def _parse_body(content_type: str, body: bytes) -> Any:
     return text
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Function:
     """A webhook tool. ``parameters`` is the JSON Schema (Draft 2020-12, ``"type": "object"``)
     of the arguments; ``input_template`` is a :class:`JsonTemplate` source seeing ``args``,
-    ``call`` and ``vars`` (default :data:`DEFAULT_INPUT_TEMPLATE`).
+    ``call`` and ``vars`` (default :data:`DEFAULT_INPUT_TEMPLATE`); ``title`` is the name
+    people read (the model calls ``name``). ``description`` is text, or the OpenAI function
+    object that also gives ``name`` and ``parameters`` (see the module's documentation).
 
     Creation errors: :class:`ToolError` ``INVALID_FUNCTION`` naming the field,
     :class:`BlockedAddressError` for the URL, ``TEMPLATE_ERROR`` for the template.
@@ -137,14 +229,34 @@ class Function:
         default=None, validator=_check_token, repr=lambda v: "None" if v is None else "'***'"
     )
     input_template: str | None = attrs.field(default=None)
+    title: str | None = attrs.field(default=None, validator=_check_title)
     _template: JsonTemplate = attrs.field(init=False, repr=False, eq=False)
     _validator: jsonschema.protocols.Validator = attrs.field(init=False, repr=False, eq=False)
+
+    def __init__(
+        self,
+        name: str | None = None,
+        url: str | None = None,
+        description: str | Mapping[str, Any] = "",
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        bearer_token: str | None = None,
+        input_template: str | None = None,
+        title: str | None = None,
+    ) -> None:
+        found, text, schema = _definition(name, description, parameters)
+        if found is None:
+            raise _invalid("name", "required (or in the description's function object)")
+        if url is None:
+            raise _invalid("url", "required")
+        # The validators and converters check what was given (or found) here.
+        self.__attrs_init__(found, url, text, schema, bearer_token, input_template, title)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_template", _template(self.input_template))
         checker = _SCHEMA_CLASS.FORMAT_CHECKER
         object.__setattr__(
-            self, "_validator", _SCHEMA_CLASS(self.parameters, format_checker=checker)
+            self, "_validator", _VALIDATOR_CLASS(self.parameters, format_checker=checker)
         )
 
     def spec(self) -> dict[str, Any]:
@@ -203,8 +315,20 @@ class Function:
     ) -> FunctionResult:
         """Validate, render and POST; ``ok`` is true for a 2xx status. Errors are ToolErrors
         (``INVALID_ARGUMENTS``, ``TEMPLATE_*``, ``BLOCKED_ADDRESS``, ``CONNECT_FAILED``,
-        ``TIMEOUT``, ``RESPONSE_TOO_LARGE``, ...). A redirect is returned, not followed."""
-        return await self.post(self.render(arguments, call=call, variables=variables), policy)
+        ``TIMEOUT``, ``RESPONSE_TOO_LARGE``, ...). A redirect is returned, not followed.
+
+        The arguments are checked and the body rendered in a worker thread, and the whole call
+        is bounded by ``policy.total_timeout``."""
+        try:
+            async with asyncio.timeout(policy.total_timeout):
+                body = await asyncio.to_thread(
+                    self.render, arguments, call=call, variables=variables
+                )
+                return await self.post(body, policy)
+        except TimeoutError:
+            raise ToolError(
+                f"{self.name}: no answer within {policy.total_timeout:g} s", code="TIMEOUT"
+            ) from None
 
     async def post(self, body: str, policy: HttpPolicy = _DEFAULT_POLICY) -> FunctionResult:
         """POST a body :meth:`render` made (the second half of :meth:`call`, for callers that

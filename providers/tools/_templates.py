@@ -11,21 +11,29 @@ A template is configuration written by a tenant; the values it sees (``args`` fr
 * the sandbox does not bound size or time (security.md §4), so this module also does: the
   operators that can amplify (``*``, ``**``, ``+``, ``~``) check the size of their result before
   computing it, ``%`` string formatting is refused, only filters and methods that cannot amplify
-  are available (no ``center``, ``format``, ``replace``, ``batch``, ``lipsum`` ...), the only
-  global is the sandbox's capped ``range``, and constructs whose cost multiplies (macros,
-  ``call`` and ``filter`` blocks, block ``set``, nested or recursive loops, includes) are refused
-  when the template is created. The output is generated piece by piece and stops at
-  ``max_output`` bytes.
+  are available (no ``center``, ``format``, ``replace``, ``batch``, ``lipsum`` ...), and every
+  value a filter or a method makes is checked against ``max_output`` too (``|list|string``
+  chains cannot grow past it); the only global is ``range``, capped at `MAX_RANGE` items; and
+  constructs whose cost multiplies (macros, ``call`` and ``filter`` blocks, block ``set``,
+  nested or recursive loops, includes) are refused when the template is created. The output is
+  generated piece by piece and stops at ``max_output`` bytes.
+* a render has a budget of ``time_budget`` seconds of CPU time (its thread's), checked at every
+  loop step, filter, method call, attribute lookup and piece of output, so no template renders
+  for long, however its cheap steps add up. Render in a worker thread (``asyncio.to_thread``,
+  as `Function.call` and `ToolRunner` do): the event loop never waits for a template.
 
-Errors are :class:`~providers.ToolError` with code ``TEMPLATE_ERROR``, ``TEMPLATE_TOO_LARGE`` or
-``TEMPLATE_NOT_JSON``; their messages come from Jinja (names, line numbers) or name only the
-Python exception type, never the values being rendered.
+Errors are :class:`~providers.ToolError` with code ``TEMPLATE_ERROR``, ``TEMPLATE_TOO_LARGE``,
+``TEMPLATE_TOO_SLOW`` or ``TEMPLATE_NOT_JSON``; their messages come from Jinja (names, line
+numbers) or name only the Python exception type, never the values being rendered.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -37,12 +45,17 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .._errors import ToolError
 
-__all__ = ["MAX_OUTPUT", "JsonTemplate"]
+__all__ = ["MAX_OUTPUT", "MAX_RANGE", "TIME_BUDGET", "JsonTemplate"]
 
 #: Default cap on a rendered body and on any value built while rendering, in bytes.
 MAX_OUTPUT: Final = 16 * 1024
-#: Cap on a template's source: the cost of rendering grows with it.
-MAX_SOURCE: Final = 64 * 1024
+#: Cap on a template's source: the cost of compiling and rendering grows with it (a body is at
+#: most `MAX_OUTPUT` by default, and 16 KiB of source compiles in well under a second).
+MAX_SOURCE: Final = 16 * 1024
+#: The most items ``range()`` may make (Jinja's sandbox allows 100,000).
+MAX_RANGE: Final = 1000
+#: Default CPU time one render may take, in seconds (a body renders in microseconds).
+TIME_BUDGET: Final = 0.25
 
 #: Filters whose result is at most proportional to their input.
 _FILTERS: Final = frozenset(
@@ -72,17 +85,40 @@ class _TooLargeError(SecurityError):
     """A value or the output would exceed the size cap."""
 
 
-def _size(value: object) -> int:
-    """Roughly how many bytes ``value`` takes as text (enough to compare with a cap)."""
-    if isinstance(value, str | bytes):
-        return len(value)
-    if isinstance(value, int):
-        return value.bit_length() // 8
-    if isinstance(value, list | tuple):
-        return len(value) + sum(map(_size, value))
-    if isinstance(value, dict):
-        return len(value) + sum(_size(k) + _size(v) for k, v in value.items())
-    return 1
+class _TooSlowError(SecurityError):
+    """The render used up its CPU time budget."""
+
+
+def _size(value: object, cap: int = 2**62) -> int:
+    """Roughly how many bytes ``value`` takes as text (enough to compare with a cap); the walk
+    stops once it passes ``cap``, so sizing a value costs no more than the cap."""
+    total, pending = 0, [value]
+    while pending and total <= cap:
+        item = pending.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, bool) or item is None:
+            total += 1
+        elif isinstance(item, int):
+            total += item.bit_length() * 3 // 10 + 1  # its decimal digits
+        elif isinstance(item, list | tuple):
+            total += len(item) + 1
+            pending.extend(item)
+        elif isinstance(item, dict):
+            total += len(item) + 1
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        else:
+            total += 8  # a float, an iterator: small, or sized where it is consumed
+    return total
+
+
+def _range(*args: int) -> range:
+    """``range`` capped at `MAX_RANGE` items."""
+    made = range(*args)
+    if len(made) > MAX_RANGE:
+        raise _TooLargeError(f"range() may make at most {MAX_RANGE} items")
+    return made
 
 
 def _product_size(operator: str, left: object, right: object) -> int:
@@ -121,6 +157,10 @@ class _CodeGenerator(CodeGenerator):
         self.write("))")
 
 
+#: The filter every loop's iterable goes through (`_instrument`): one budget check per step.
+_STEPS: Final = "_cxml_steps"
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _CodeGenerator
@@ -128,32 +168,86 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def __init__(self, max_size: int) -> None:
         super().__init__(autoescape=False, undefined=StrictUndefined, finalize=_json_value)
         self.max_size = max_size
-        self.globals = {"range": self.globals["range"]}  # the sandbox's capped range
-        self.filters = {name: f for name, f in self.filters.items() if name in _FILTERS}
+        self.globals = {"range": _range}
+        self.filters = {
+            name: self._checked(f) for name, f in self.filters.items() if name in _FILTERS
+        }
         self.filters["join"] = self.checked_join
+        self.filters[_STEPS] = self.steps
+        # Each render's deadline, per thread: one template may render in several at once.
+        self._render = threading.local()
+
+    def start(self, budget: float) -> None:
+        """Start a render's CPU time budget in this thread."""
+        self._render.deadline = time.thread_time() + budget
+        self._render.budget = budget
+
+    def tick(self) -> None:
+        """Raise once this thread's render has used up its budget."""
+        if time.thread_time() > self._render.deadline:
+            raise _TooSlowError(f"rendering took more than {self._render.budget:g} s of CPU")
 
     def check_size(self, size: int) -> None:
         if size > self.max_size:
             raise _TooLargeError(f"a value would exceed {self.max_size} bytes")
 
+    def checked_value(self, value: Any) -> Any:
+        self.tick()
+        self.check_size(_size(value, self.max_size))
+        return value
+
+    def _checked(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function`` (a filter) with the budget and the size of its result checked."""
+
+        @functools.wraps(function)  # keeps Jinja's pass_context/pass_environment marks
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            self.tick()
+            return self.checked_value(function(*args, **kwargs))
+
+        return checked
+
+    def steps(self, value: Iterable[Any]) -> Iterator[Any]:
+        for item in value:
+            self.tick()
+            yield item
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        __self.tick()
+        return __self.checked_value(super().call(__context, __obj, *args, **kwargs))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        self.tick()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        self.tick()
+        return super().getitem(obj, argument)
+
+    def call_test(self, *args: Any, **kwargs: Any) -> Any:
+        self.tick()
+        return super().call_test(*args, **kwargs)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        self.tick()
         if operator == "%" and isinstance(left, str):  # '%999999999s' % x has no size bound
             raise SecurityError("string formatting with % is not allowed")
         self.check_size(_product_size(operator, left, right))
         return super().call_binop(context, operator, left, right)
 
     def checked_concat(self, parts: Iterable[object]) -> str:
+        self.tick()
         texts = [str(part) for part in parts]
         self.check_size(sum(map(len, texts)))
         return "".join(texts)
 
     def checked_join(self, value: Iterable[object], separator: object = "") -> str:
+        self.tick()
         texts, glue = [str(item) for item in value], str(separator)
         self.check_size(sum(map(len, texts)) + len(glue) * max(len(texts) - 1, 0))
         return glue.join(texts)
 
     def is_safe_callable(self, obj: Any) -> bool:
-        if obj is self.globals["range"]:
+        if obj is _range:
             return True
         owner = getattr(obj, "__self__", None)
         return (
@@ -174,9 +268,18 @@ def _check_structure(tree: nodes.Template) -> None:
             raise TemplateSyntaxError("nested and recursive loops are not allowed", loop.lineno)
 
 
+def _instrument(tree: nodes.Template) -> None:
+    """Pass every loop's iterable through the budget-checking filter: a loop of cheap steps
+    (comparisons, literal text) would otherwise meet no check."""
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Filter(loop.iter, _STEPS, [], [], None, None, lineno=loop.lineno)
+
+
 def _error(exc: Exception) -> ToolError:
     if isinstance(exc, _TooLargeError):
         return ToolError(f"webhook template: {exc.message}", code="TEMPLATE_TOO_LARGE")
+    if isinstance(exc, _TooSlowError):
+        return ToolError(f"webhook template: {exc.message}", code="TEMPLATE_TOO_SLOW")
     if isinstance(exc, TemplateError):
         where = f", line {exc.lineno}" if isinstance(exc, TemplateSyntaxError) else ""
         return ToolError(f"webhook template{where}: {exc.message}", code="TEMPLATE_ERROR")
@@ -193,17 +296,27 @@ def _check_max_output(instance: object, attribute: attrs.Attribute[int], value: 
         )
 
 
+def _check_budget(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 3600:
+        raise ToolError(
+            "JsonTemplate.time_budget: expected a positive number of seconds",
+            code="TEMPLATE_ERROR",
+        )
+
+
 @attrs.frozen
 class JsonTemplate:
     """A webhook body template, checked and compiled on creation; see the module docstring.
 
     ``render(context)`` returns the rendered text, which is valid JSON and at most
-    ``max_output`` bytes in UTF-8.
+    ``max_output`` bytes in UTF-8, within ``time_budget`` seconds of its thread's CPU time.
     """
 
     source: str
     max_output: int = attrs.field(default=MAX_OUTPUT, validator=_check_max_output)
+    time_budget: float = attrs.field(default=TIME_BUDGET, validator=_check_budget)
     _template: Template = attrs.field(init=False, repr=False, eq=False)
+    _sandbox: _Sandbox = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.source, str):
@@ -216,16 +329,20 @@ class JsonTemplate:
         try:
             tree = environment.parse(self.source)
             _check_structure(tree)
+            _instrument(tree)
             template = environment.from_string(tree)
         except Exception as exc:
             raise _error(exc) from None
         object.__setattr__(self, "_template", template)
+        object.__setattr__(self, "_sandbox", environment)
 
     def render(self, context: Mapping[str, Any]) -> str:
         parts: list[str] = []
         size = 0
         try:
+            self._sandbox.start(self.time_budget)
             for chunk in self._template.generate(context):
+                self._sandbox.tick()
                 size += len(chunk.encode())
                 if size > self.max_output:
                     raise _TooLargeError(f"the rendered body would exceed {self.max_output} bytes")
