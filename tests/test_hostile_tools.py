@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from providers import Function, ToolError
-from providers.tools._patterns import pattern_problem
 from providers.tools._templates import JsonTemplate
 
 
@@ -39,22 +40,67 @@ def _function(pattern: str) -> Function:
     return Function(name="f", url="https://hooks.example.com/x", description="d", parameters=schema)
 
 
-@pytest.mark.parametrize("pattern", ["^(a+)+$", "(a|ab)+", r"\d+\d+x", "(a)\\1", "^(a?a?)+$"])
-def test_backtracking_patterns_are_refused_when_the_function_is_defined(pattern: str) -> None:
+@pytest.mark.parametrize("pattern", ["^(a+)+$", "(a|ab)+$", r"\d+\d+x", "^(a?a?)+$", "(.*a){12}$"])
+def test_backtracking_patterns_match_in_linear_time(pattern: str) -> None:
+    """Each takes Python's re seconds (or longer) on the argument below; RE2 answers at once."""
+    function = _function(pattern)
+    hostile = "a" * 5_000 + "!"
+    started = time.process_time()
+    with pytest.raises(ToolError) as info:
+        function.check_arguments({"code": hostile})
+    assert time.process_time() - started < 1  # generous: RE2 takes well under a millisecond
+    assert info.value.code == "INVALID_ARGUMENTS"
+    assert hostile not in info.value.message  # the rule is named, not the value
+
+
+@pytest.mark.parametrize("pattern", ["(a)\\1", "^(?=a)a$", "(?<!x)y", "a{2000}"])
+def test_patterns_that_need_backtracking_are_refused_when_the_function_is_defined(
+    pattern: str,
+) -> None:
     with pytest.raises(ToolError) as info:
         _function(pattern)
     assert info.value.code == "INVALID_FUNCTION"
-    assert "$.properties.code.pattern" in info.value.message
+    assert "$.properties.code.pattern cannot be matched without backtracking" in info.value.message
 
 
-@pytest.mark.parametrize("pattern", [r"^\d{4}-\d{2}-\d{2}$", r"^\w+@\w+\.\w+$", r"(\d{1,3}\.){3}"])
-def test_ordinary_patterns_are_accepted(pattern: str) -> None:
-    assert pattern_problem(pattern) is None
-    assert _function(pattern).spec()["function"]["name"] == "f"
+def test_pattern_properties_are_refused_with_their_path() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"tags": {"type": "object", "patternProperties": {"^x-": {}}}},
+    }
+    with pytest.raises(ToolError) as info:
+        Function(name="f", url="https://hooks.example.com/x", description="d", parameters=schema)
+    assert "$.properties.tags.patternProperties is not supported" in info.value.message
 
 
-def test_a_pattern_is_matched_against_bounded_text_only() -> None:
-    function = _function("^[a-z]+$")
-    assert function.check_arguments({"code": "abc"}) == {"code": "abc"}
-    with pytest.raises(ToolError, match="longer than 1024 characters"):
-        function.check_arguments({"code": "a" * 2000})
+@pytest.mark.parametrize(
+    ("pattern", "good", "bad"),
+    [
+        (r"^\d{4}-\d{2}-\d{2}$", "2026-12-04", "2026-12-4"),
+        (r"^\w+@\w+\.\w+$", "ann@example.com", "ann@example"),
+        (r"(\d{1,3}\.){3}", "10.0.0.1", "10.0"),
+        ("ö+", "schön", "schon"),
+    ],
+)
+def test_ordinary_patterns_match_as_json_schema_says(pattern: str, good: str, bad: str) -> None:
+    function = _function(pattern)
+    assert function.check_arguments({"code": good}) == {"code": good}
+    with pytest.raises(ToolError, match="does not satisfy pattern"):
+        function.check_arguments({"code": bad})
+
+
+#: Any code point, lone surrogates included (JSON text can carry them).
+_ANY_TEXT = st.characters(exclude_categories=())
+
+
+@given(pattern=st.text(_ANY_TEXT, max_size=40), argument=st.text(_ANY_TEXT, max_size=200))
+def test_any_pattern_and_argument_raise_only_tool_errors(pattern: str, argument: str) -> None:
+    try:
+        function = _function(pattern)
+    except ToolError as exc:
+        assert exc.code == "INVALID_FUNCTION"
+        return
+    try:
+        function.check_arguments({"code": argument})
+    except ToolError as exc:
+        assert exc.code == "INVALID_ARGUMENTS"

@@ -28,7 +28,7 @@ from cxml import CallRequest
 
 from .._errors import ToolError
 from ._guard import HttpPolicy, check_url, guarded_request
-from ._patterns import MAX_PATTERN_TEXT, pattern_problem, schema_patterns
+from ._patterns import compile_pattern, schema_problems
 from ._spec import tool_spec
 from ._templates import JsonTemplate
 
@@ -45,30 +45,23 @@ _NAME: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _SCHEMA_CLASS: Final = jsonschema.Draft202012Validator
 #: Validation keywords whose messages name properties (keys), not the values received.
 _NAMING_KEYWORDS: Final = frozenset({"required", "additionalProperties", "dependentRequired"})
-_TOO_LONG: Final = f"longer than {MAX_PATTERN_TEXT} characters, the most a pattern is matched to"
-_NAME_TOO_LONG: Final = f"a property name is {_TOO_LONG}"
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
-    # re.search costs up to quadratic time in the text, even on a pattern _patterns accepts.
-    if isinstance(instance, str) and len(instance) > MAX_PATTERN_TEXT:
-        yield ValidationError(_TOO_LONG)
+    # jsonschema's own `pattern` uses re, which can backtrack for seconds on a short argument.
+    if not validator.is_type(instance, "string"):
         return
-    yield from _SCHEMA_CLASS.VALIDATORS["pattern"](validator, pattern, instance, schema)
+    try:
+        found = compile_pattern(pattern).search(instance)
+    except UnicodeEncodeError:  # a lone surrogate is not text any pattern matches
+        found = None
+    if found is None:
+        yield ValidationError(f"does not match {pattern!r}")
 
 
-def _pattern_properties(
-    validator: Any, patterns: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
-    if isinstance(instance, dict) and any(len(str(k)) > MAX_PATTERN_TEXT for k in instance):
-        yield ValidationError(_NAME_TOO_LONG)
-        return
-    yield from _SCHEMA_CLASS.VALIDATORS["patternProperties"](validator, patterns, instance, schema)
-
-
-#: Draft 2020-12, matching patterns against bounded text only.
+#: Draft 2020-12, with schema patterns matched by RE2 (see :mod:`._patterns`).
 _VALIDATOR_CLASS: Final = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    _SCHEMA_CLASS, {"pattern": _pattern, "patternProperties": _pattern_properties}
+    _SCHEMA_CLASS, {"pattern": _pattern}
 )
 
 
@@ -116,10 +109,8 @@ def _schema(value: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
     if schema.get("type") != "object":
         raise _invalid("parameters", 'the arguments schema must have "type": "object"')
-    for path, pattern in schema_patterns(schema):
-        problem = pattern_problem(pattern)
-        if problem is not None:  # re could take seconds on a short argument (issue 17)
-            raise _invalid("parameters", f"the pattern at {path} {problem}")
+    for path, problem in schema_problems(schema):
+        raise _invalid("parameters", f"{path} {problem}")
     return schema
 
 
@@ -183,7 +174,7 @@ def _template(source: str | None) -> JsonTemplate:
 
 
 def _describe(error: ValidationError) -> str:
-    if error.validator in _NAMING_KEYWORDS or error.message in (_TOO_LONG, _NAME_TOO_LONG):
+    if error.validator in _NAMING_KEYWORDS:
         return error.message
     # Other messages quote the value received, which may be personal data: name the rule.
     rule = json.dumps(error.validator_value, ensure_ascii=False, default=str)
