@@ -75,7 +75,6 @@ from providers.media.server import OutcomeHandler
 
 from .loopback import Webhooks, webhooks
 from .media_signals import tone
-from .test_state import redis_port, redis_store  # noqa: F401 (fixtures: a private redis)
 
 BASE_URL = "https://pbx.example.com/voice"
 SECRET = "ai-outcomes-secret-0123456789abcdef"
@@ -272,7 +271,7 @@ def test_two_processes_sharing_a_store_route_once() -> None:
     assert first.handle(request(url=url, CallStatus="in-progress")) == HANGUP
 
 
-def test_routers_sharing_redis_route_once(redis_store: RedisStore) -> None:  # noqa: F811
+def test_routers_sharing_redis_route_once(redis_store: RedisStore) -> None:
     first, second = make_router(redis_store), make_router(redis_store)
     url = stream_url(first.handle(request()))
     recorded = Outcome("transfer", destination="1001")

@@ -18,7 +18,6 @@ import pytest
 from cxml import CallRequest, render
 from flows.routing import EXAMPLE_PBX, Router, load_pbx
 from tests.server_app import CONCIERGE_DID, write_pbx
-from tests.test_state import redis_port  # noqa: F401  # the session's redis-server
 
 pytest.importorskip("uvicorn")
 
@@ -187,7 +186,7 @@ def test_serve_streams_the_ai_assistants_to_its_own_media(tmp_path: Path) -> Non
 
 
 def test_serve_with_workers_on_redis_shares_the_round_robin(
-    redis_port: int,  # noqa: F811
+    redis_port: int,
     tmp_path: Path,
 ) -> None:
     """Each worker builds its app from the environment, on the one Redis: the ring group's

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,110 +30,20 @@ from flows.routing import Router, load_pbx
 from flows.routing._state import MemoryStore, RedisStore, StateStore, StateStoreError
 from providers import AIAssistant, Message, Reply, ScriptedEngine
 from tests.ci import running_in_ci
+from tests.redis_server import (
+    free_port,
+    redis_client,
+    require_redis_py,
+    start_redis,
+    stop_server,
+    unavailable,
+)
 
 if TYPE_CHECKING:
-    import redis
+    pass
 
 TTL = 1.0  # Redis expiry has millisecond precision; one second keeps the waits short
 PAST_TTL = TTL + 0.15
-
-
-def _unavailable(reason: str) -> None:
-    if running_in_ci():
-        pytest.fail(f"{reason}; CI installs it, so this is a broken CI setup", pytrace=False)
-    pytest.skip(f"{reason}; the RedisStore tests need it (CI runs them)")
-
-
-def _require_redis_py() -> None:
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        _unavailable("redis-py is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _client(port: int, **options: object) -> redis.Redis:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    settings: dict[str, object] = {
-        "socket_timeout": 5,
-        "socket_connect_timeout": 5,
-        "retry": Retry(NoBackoff(), 0),  # fail at once, not after backing off
-    }
-    return redis.Redis(host="127.0.0.1", port=port, **(settings | options))  # type: ignore[arg-type]
-
-
-def _answers_ping(port: int) -> bool:
-    import redis
-
-    client = _client(port, socket_connect_timeout=0.5)
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
-    finally:
-        client.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
-    """A redis-server on 127.0.0.1 (a free port, or ``port``) answering PING; its port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        _unavailable("no redis-server binary on PATH")
-    _require_redis_py()
-    for _attempt in range(3):  # another process may take the free port before redis does
-        chosen = _free_port() if port is None else port
-        process = subprocess.Popen(
-            [str(binary), "--port", str(chosen), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            if _wait_until_ready(process, chosen):
-                return process, chosen
-        except BaseException:
-            _stop(process)
-            raise
-        _stop(process)
-    pytest.fail("redis-server did not start and answer PING in three attempts")
-
-
-@pytest.fixture(scope="session")
-def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A private redis-server for this test session; its port."""
-    process, port = _start_redis(tmp_path_factory.mktemp("redis"))
-    try:
-        yield port
-    finally:
-        _stop(process)
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], port: int) -> bool:
-    for _ in range(100):  # up to about 10 s
-        if process.poll() is not None:
-            return False  # exited: most likely the port was taken meanwhile
-        if _answers_ping(port):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.parametrize("value", ["true", "1", "TRUE", "yes", "True "])
@@ -144,7 +52,7 @@ def test_a_missing_redis_fails_in_ci(monkeypatch: pytest.MonkeyPatch, value: str
     monkeypatch.setenv("CI", value)
     assert running_in_ci()
     with pytest.raises(pytest.fail.Exception, match="broken CI setup"):
-        _unavailable("no redis-server binary on PATH")
+        unavailable("no redis-server binary on PATH")
 
 
 @pytest.mark.parametrize("value", [None, "", "0", "false", "no"])
@@ -157,7 +65,7 @@ def test_a_missing_redis_skips_outside_ci(
         monkeypatch.setenv("CI", value)
     assert not running_in_ci()
     with pytest.raises(pytest.skip.Exception, match="CI runs them"):
-        _unavailable("no redis-server binary on PATH")
+        unavailable("no redis-server binary on PATH")
 
 
 def test_the_ci_script_sets_ci_before_it_runs_the_tests() -> None:
@@ -186,16 +94,6 @@ class Backend:
     name: str
     store: StateStore
     elapse: Callable[[float], None]
-
-
-@pytest.fixture
-def redis_store(redis_port: int) -> Iterator[RedisStore]:
-    """A RedisStore with a prefix of its own, so tests never see each other's keys."""
-    client = _client(redis_port)
-    try:
-        yield RedisStore(client, prefix=f"test:{uuid.uuid4().hex}:")
-    finally:
-        client.close()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -355,7 +253,7 @@ def test_memory_store_default_clock_is_monotonic() -> None:
 
 
 def test_redis_keys_carry_the_prefix_and_the_ttl(redis_port: int) -> None:
-    client = _client(redis_port)
+    client = redis_client(redis_port)
     try:
         store = RedisStore(client)
         assert store.prefix == "cxmlflow:"
@@ -374,7 +272,7 @@ def test_redis_keys_carry_the_prefix_and_the_ttl(redis_port: int) -> None:
 
 
 def test_redis_prefixes_isolate_stores_on_one_server(redis_port: int) -> None:
-    client = _client(redis_port)
+    client = redis_client(redis_port)
     tag = uuid.uuid4().hex
     try:
         one, two = RedisStore(client, prefix=f"a{tag}:"), RedisStore(client, prefix=f"b{tag}:")
@@ -390,7 +288,7 @@ def test_redis_prefixes_isolate_stores_on_one_server(redis_port: int) -> None:
 
 
 def test_redis_store_decodes_either_way(redis_port: int) -> None:
-    client = _client(redis_port, decode_responses=True)
+    client = redis_client(redis_port, decode_responses=True)
     try:
         store = RedisStore(client, prefix=f"d{uuid.uuid4().hex}:")
         store.set("s", "Grüße")
@@ -402,7 +300,7 @@ def test_redis_store_decodes_either_way(redis_port: int) -> None:
 
 def test_redis_key_of_another_type_is_a_state_store_error(redis_port: int) -> None:
     """Something else sharing the server wrote a list where the store expects a string."""
-    client = _client(redis_port)
+    client = redis_client(redis_port)
     try:
         store = RedisStore(client, prefix=f"w{uuid.uuid4().hex}:")
         client.rpush(f"{store.prefix}list", "a")
@@ -426,12 +324,12 @@ def test_redis_from_url(redis_port: int) -> None:
 
 
 def test_redis_unreachable_is_a_state_store_error() -> None:
-    _require_redis_py()
+    require_redis_py()
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    closed = _free_port()  # nothing listens there once the probe socket is closed
+    closed = free_port()  # nothing listens there once the probe socket is closed
     store = RedisStore.from_url(
         f"redis://:hunter2-secret@127.0.0.1:{closed}/0", retry=Retry(NoBackoff(), 0)
     )
@@ -492,7 +390,7 @@ def _run(store: StateStore, operations: list[tuple[str, str, str | None]]) -> li
 def test_memory_and_redis_agree(
     redis_port: int, operations: list[tuple[str, str, str | None]]
 ) -> None:
-    client = _client(redis_port)
+    client = redis_client(redis_port)
     try:
         redis_store = RedisStore(client, prefix=f"h{uuid.uuid4().hex}:")
         assert _run(MemoryStore(), operations) == _run(redis_store, operations)
@@ -620,7 +518,7 @@ def test_two_routers_on_one_redis_store_share_the_round_robin(redis_port: int) -
     rotation is one shared cursor, so every call starts one member further on, whichever
     router takes it, and every callback is continued by the other router."""
     prefix = f"routers:{uuid.uuid4().hex}:"
-    clients = [_client(redis_port), _client(redis_port)]
+    clients = [redis_client(redis_port), redis_client(redis_port)]
     try:
         routers = _routers([RedisStore(client, prefix=prefix) for client in clients])
         # 1003 is inactive: three members rotate, each call ringing all three once.
@@ -651,7 +549,7 @@ def test_concurrent_calls_on_two_routers_share_the_rotation_exactly(redis_port: 
     """Calls arriving at once on both routers still take the turns one by one: over 3 x 20
     calls each member is the first rung exactly 20 times."""
     prefix = f"routers:{uuid.uuid4().hex}:"
-    clients = [_client(redis_port), _client(redis_port)]
+    clients = [redis_client(redis_port), redis_client(redis_port)]
     try:
         routers = _routers([RedisStore(client, prefix=prefix) for client in clients])
         start = threading.Barrier(2)
@@ -689,14 +587,14 @@ def test_a_redis_outage_is_logged_once_and_spreads_the_picks(
     picks members at random rather than always the first, and logs the recovery once when a
     server answers on the same port again."""
     caplog.set_level("INFO", logger="flows.routing")
-    process, port = _start_redis(tmp_path)
-    client = _client(port, socket_timeout=2, socket_connect_timeout=2)
+    process, port = start_redis(tmp_path)
+    client = redis_client(port, socket_timeout=2, socket_connect_timeout=2)
     try:
         (router,) = _routers([RedisStore(client, prefix="outage:")])
         assert [_first_rung(router, f"CA-up-{i}") for i in range(3)] == ["1001", "1002", "1004"]
         assert _store_records(caplog) == []
 
-        _stop(process)
+        stop_server(process)
         during = [_first_rung(router, f"CA-down-{i}") for i in range(60)]
         (failing,) = _store_records(caplog)
         assert failing.startswith("state store failing")
@@ -704,23 +602,23 @@ def test_a_redis_outage_is_logged_once_and_spreads_the_picks(
         # Random turns: 60 calls over three members all on one would be a 3 ** -59 chance.
         assert set(during) == {"1001", "1002", "1004"}
 
-        process, _ = _start_redis(tmp_path, port)  # the same server address comes back
+        process, _ = start_redis(tmp_path, port)  # the same server address comes back
         after = [_first_rung(router, f"CA-back-{i}") for i in range(3)]
         assert after == ["1001", "1002", "1004"]  # an empty server: the rotation starts over
         assert _store_records(caplog) == [failing, "state store answers again; "
                                           "round-robin picks take turns again"]  # fmt: skip
     finally:
         client.close()
-        _stop(process)
+        stop_server(process)
 
 
 def test_a_redis_client_without_socket_timeouts_is_refused() -> None:
-    _require_redis_py()
+    require_redis_py()
     import redis
 
     for options in ({"socket_timeout": None}, {"socket_timeout": None,
                                                "socket_connect_timeout": None}):  # fmt: skip
-        client = redis.Redis(host="127.0.0.1", port=_free_port(), **options)  # type: ignore[arg-type]
+        client = redis.Redis(host="127.0.0.1", port=free_port(), **options)  # type: ignore[arg-type]
         with pytest.raises(StateStoreError) as caught:
             RedisStore(client)
         assert caught.value.code == "NO_SOCKET_TIMEOUT"

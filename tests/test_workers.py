@@ -27,7 +27,6 @@ from flows.server import media_secret, media_url
 from providers import MediaBridge
 from providers.media import StreamServer
 from tests.server_app import CONCIERGE_DID, IN_HOURS, SECRET, engines, running, write_pbx
-from tests.test_state import redis_port  # noqa: F401  # the session's redis-server
 
 pytest.importorskip("uvicorn")
 
@@ -51,7 +50,7 @@ KINDS: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.fixture(scope="module")
-def two_processes(redis_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:  # noqa: F811
+def two_processes(redis_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
     """The ports of two uvicorn processes serving one PBX on one (emptied) Redis database."""
     import redis
 
