@@ -509,10 +509,7 @@ class _PbxApp:
                 if self.metrics is not None:
                     self.metrics.reloads.labels("refused").inc()
                 return list(exc.issues)
-            # A shallow copy shares the store, signer, clock and bridge; only the PBX is new.
-            router = copy.copy(self.router)
-            router.pbx = loaded
-            self.router = router
+            self.router = self.router.with_pbx(loaded)
             if self.streams is not None:
                 self.streams.assistants = dict(loaded.ai_assistants)
             log.info("reload (%s): %s loaded", source, self.config)

@@ -1532,3 +1532,18 @@ def test_a_base_url_with_a_query_keeps_it_and_still_continues_calls() -> None:
     (url,) = actions(doc)
     assert url.startswith(base + "&" + STATE_PARAMETER + "=")
     assert_doc(press_one(router, url), PRESSED_ONE)
+
+
+def test_with_pbx_keeps_calls_in_progress_and_leaves_the_old_router_as_it_was() -> None:
+    """What a reload swaps in: new calls see the new configuration, a call already in the
+    menu goes on with its signed state, and the old router still routes as before."""
+    router = make_router(IVR)
+    call = PlatformCall(router, "+15550000201")
+    call.start()
+    dids = {did: v for did, v in IVR["dids"].items() if did != "+15550000201"}
+    reloaded = router.with_pbx(load_pbx({**IVR, "dids": dids}))
+    assert (reloaded.store, reloaded.clock) == (router.store, router.clock)
+    call.router = reloaded
+    assert_doc(call.callback(Digits="2"), SUPPORT)
+    assert first(reloaded, "+15550000201") != first(router, "+15550000201")
+    assert_doc(first(router, "+15550000201"), gather(MAIN_SAY))

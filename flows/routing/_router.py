@@ -10,6 +10,7 @@ any call. State shared across calls (round-robin cursors) goes through a `StateS
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 import itertools
 import logging
@@ -191,6 +192,14 @@ class Router:
 
     def __repr__(self) -> str:
         return f"Router(base_url={self.base_url!r})"
+
+    def with_pbx(self, pbx: Pbx) -> Router:
+        """This router with another configuration: the same secret, store, clock, bridge and
+        counters, so calls in progress continue on their signed state. A server swaps the
+        result in whole (a reload); a request that already holds this router finishes on it."""
+        router = copy.copy(self)
+        router.pbx = pbx
+        return router
 
     # --- entry points -------------------------------------------------------------------
 
