@@ -403,52 +403,47 @@ class _PbxApp:
         return Response(render(doc), media_type="application/xml")
 
     async def session(self, request: Request) -> Response:
-        if not self.authorized(request, "session"):
-            return self.refused("session")
-        try:
-            update = SessionUpdate.from_payload(await _body(request))
-        except _BadBodyError as exc:
-            return self.bad("session", exc.status, str(exc))
-        except CallRequestError as exc:
-            return self.bad("session", 400, f"{exc.field}: {exc.message}")
-        handler = self.on_session_update
-        return await self.handled("session", update.token, update.status, handler, update)
+        return await self.event(request, "session", SessionUpdate.from_payload,
+                                lambda update: update.status, self.on_session_update)  # fmt: skip
 
     async def cdr(self, request: Request) -> Response:
-        if not self.authorized(request, "cdr"):
-            return self.refused("cdr")
+        return await self.event(request, "cdr", CallRecord.from_payload,
+                                lambda record: record.disposition, self.on_cdr)  # fmt: skip
+
+    async def event(
+        self,
+        request: Request,
+        route: str,
+        read: Callable[[dict[str, object]], _Event],
+        what: Callable[[_Event], str],
+        handler: Callable[[_Event], Awaitable[None]] | None,
+    ) -> Response:
+        """A session-update or CDR webhook: authenticate, read the body into its typed value
+        and hand it to the application's ``handler``: 204, a 400 naming the field of a bad
+        body, or 500 if the handler raised (the platform may send it again)."""
+        if not self.authorized(request, route):
+            return self.refused(route)
         try:
-            record = CallRecord.from_payload(await _body(request))
+            event = read(await _body(request))
         except _BadBodyError as exc:
-            return self.bad("cdr", exc.status, str(exc))
+            return self.bad(route, exc.status, str(exc))
         except CallRequestError as exc:
-            return self.bad("cdr", 400, f"{exc.field}: {exc.message}")
-        return await self.handled("cdr", record.token, record.disposition, self.on_cdr, record)
+            return self.bad(route, 400, f"{exc.field}: {exc.message}")
+        if handler is not None:
+            try:
+                await handler(event)
+            except Exception as exc:
+                self.done(route, 500, event.token, f"{what(event)}; the callback raised "
+                          f"{type(exc).__name__}")  # fmt: skip
+                log.debug("%s callback failure", route, exc_info=True)
+                return PlainTextResponse("the application failed", status_code=500)
+        self.done(route, 204, event.token, what(event))
+        return Response(status_code=204)
 
     def bad(self, route: str, status: int, message: str) -> Response:
         # The message names the field, never its value.
         self.done(route, status, None, message.partition(":")[0])
         return PlainTextResponse(message, status_code=status)
-
-    async def handled(
-        self,
-        route: str,
-        call: str | None,
-        what: str,
-        handler: Callable[[_Event], Awaitable[None]] | None,
-        event: _Event,
-    ) -> Response:
-        """Hand ``event`` to the application's ``handler``: 204, or 500 if it raised (the
-        platform may send it again)."""
-        if handler is not None:
-            try:
-                await handler(event)
-            except Exception as exc:
-                self.done(route, 500, call, f"{what}; the callback raised {type(exc).__name__}")
-                log.debug("%s callback failure", route, exc_info=True)
-                return PlainTextResponse("the application failed", status_code=500)
-        self.done(route, 204, call, what)
-        return Response(status_code=204)
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
