@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, settings
 
 from flows.routing._state import RedisStore
 from tests.ci import running_in_ci
-from tests.redis_server import redis_client, start_redis, stop_server
+from tests.loopback import stop_process
+from tests.redis_server import redis_client, start_redis
 
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -30,7 +31,7 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     try:
         yield port
     finally:
-        stop_server(process)
+        stop_process(process)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import subprocess
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +16,24 @@ from typing import Any
 
 from providers.media import PlatformPeer
 from providers.media.protocols import Media
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (until something takes it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a server process started by a test, killing it if it does not exit."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def run(scenario: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:

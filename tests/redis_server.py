@@ -7,7 +7,6 @@ Without the binary (or redis-py) those tests are skipped locally and fail in CI 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.ci import running_in_ci
+from tests.loopback import free_port, stop_process
 
 if TYPE_CHECKING:
     import redis
@@ -32,13 +32,6 @@ def require_redis_py() -> None:
         import redis  # noqa: F401
     except ImportError:
         unavailable("redis-py is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def redis_client(port: int, **options: object) -> redis.Redis:
@@ -66,15 +59,6 @@ def answers_ping(port: int) -> bool:
         client.close()
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
     """A redis-server on 127.0.0.1 (a free port, or ``port``) answering PING; its port."""
     binary = shutil.which("redis-server")
@@ -93,9 +77,9 @@ def start_redis(workdir: Path, port: int | None = None) -> tuple[subprocess.Pope
             if _wait_until_ready(process, chosen):
                 return process, chosen
         except BaseException:
-            stop_server(process)
+            stop_process(process)
             raise
-        stop_server(process)
+        stop_process(process)
     pytest.fail("redis-server did not start and answer PING in three attempts")
 
 

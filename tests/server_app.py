@@ -39,6 +39,7 @@ from flows.routing import EXAMPLE_PBX, RedisStore
 from flows.server import create_app, log_config
 from providers import AIAssistant
 from providers.media import BaseEngine, Outcome, Output, StreamCall
+from tests.loopback import stop_process
 
 #: A Monday at 10:00 in New York: the example PBX's business hours send calls to its menu.
 IN_HOURS = dt.datetime(2026, 11, 30, 15, 0, tzinfo=dt.UTC)
@@ -113,12 +114,7 @@ def running(env: Mapping[str, str], log: Path) -> Iterator[tuple[subprocess.Pope
             raise AssertionError("the server never answered /healthz")
         yield process, url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process)
         if process.stdout is not None:
             process.stdout.close()
 

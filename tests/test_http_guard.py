@@ -27,7 +27,7 @@ from providers.tools import (
     check_url,
     guarded_request,
 )
-from tests.loopback import serving
+from tests.loopback import free_port, serving
 
 MIB = 1024 * 1024
 
@@ -424,15 +424,9 @@ def test_a_slow_resolver_is_bounded_by_the_total_timeout() -> None:
     assert time.monotonic() - started < 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_connection_errors_are_tool_errors(port: int) -> None:
     with pytest.raises(ToolError) as info:
-        get(f"http://127.0.0.1:{_closed_port()}/json", LOCAL)
+        get(f"http://127.0.0.1:{free_port()}/json", LOCAL)
     assert info.value.code == "CONNECT_FAILED"
     # TLS to a plain HTTP server fails in the handshake (the SNI name is sent, too)
     policy = HttpPolicy(allowed_networks=("127.0.0.0/8",), resolve=Resolver("127.0.0.1"))

@@ -8,7 +8,6 @@ import contextlib
 import functools
 import json
 import random
-import socket as sockets
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +31,7 @@ from providers.media import (
 from providers.media.protocols import Clear, Mark, Media
 from providers.media.realtime import OpenAIRealtime
 
-from .loopback import Webhooks, webhooks
+from .loopback import Webhooks, free_port, webhooks
 from .media_signals import rms, tone
 from .outputs import Speaker
 from .realtime_server import RealtimeServer, RealtimeSession
@@ -375,9 +374,7 @@ def test_error_events_are_kept_and_a_fatal_one_ends_the_call() -> None:
 
 
 def test_an_unreachable_service_ends_the_stream_without_showing_the_key() -> None:
-    with sockets.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
 
     async def scenario() -> None:
         live = Live(f"ws://127.0.0.1:{port}/v1/realtime?key={KEY}")

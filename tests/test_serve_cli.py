@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from cxml import CallRequest, render
 from flows.routing import EXAMPLE_PBX, Router, load_pbx
+from tests.loopback import free_port, stop_process
 from tests.server_app import CONCIERGE_DID, write_pbx
 
 pytest.importorskip("uvicorn")
@@ -34,27 +34,11 @@ def _env(**secrets: str) -> dict[str, str]:
     return {**env, **secrets}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 def _start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
     """``cxml serve ARGS --port P`` on a free port, once it answers ``/healthz``; a second try
     on another port if the first lost the port to someone else."""
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "serve", *args, "--port", str(port)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -71,9 +55,9 @@ def _start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]
                     pass
                 time.sleep(0.05)
         except BaseException:
-            _stop(process)
+            stop_process(process)
             raise
-        _stop(process)
+        stop_process(process)
     pytest.fail("cxml serve never answered /healthz")
 
 
@@ -84,7 +68,7 @@ def served() -> Iterator[str]:
     try:
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
         assert process.stderr is not None
         output = process.stderr.read()
         process.stderr.close()
@@ -118,7 +102,7 @@ def test_serve_answers_the_first_call_with_the_example_pbx(served: str) -> None:
 def test_serve_without_a_secret_exits_2_naming_it(missing: str) -> None:
     present = {name: "a value of at least 16 bytes" for name in SECRETS if name != missing}
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "serve", "--port", str(_free_port())],
+        [sys.executable, "-m", "flows.cli", "serve", "--port", str(free_port())],
         cwd=ROOT, env=_env(**present), capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2
@@ -130,7 +114,7 @@ def test_serve_with_a_broken_config_exits_1_with_its_problems(tmp_path: Path) ->
     config = tmp_path / "pbx.yaml"
     config.write_text("dids: {'+14155550100': {destination: extension/9999}}\n")
     done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "serve", str(config), "--port", str(_free_port())],
+        [sys.executable, "-m", "flows.cli", "serve", str(config), "--port", str(free_port())],
         cwd=ROOT, env=_env(CXMLFLOW_SECRET=SECRET, CXMLFLOW_WEBHOOK_TOKEN=TOKEN),
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -145,7 +129,7 @@ def test_serve_dev_starts_with_a_random_secret_and_an_open_voice_route() -> None
         assert answer.status_code == 200
         assert "<Response>" in answer.text
     finally:
-        _stop(process)
+        stop_process(process)
         assert process.stderr is not None
         output = process.stderr.read()
         process.stderr.close()
@@ -170,7 +154,7 @@ def test_serve_streams_the_ai_assistants_to_its_own_media(tmp_path: Path) -> Non
             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     finally:
-        _stop(process)
+        stop_process(process)
         assert process.stderr is not None
         output = process.stderr.read()
         process.stderr.close()
@@ -211,7 +195,7 @@ def test_serve_with_workers_on_redis_shares_the_round_robin(
         assert httpx.post(f"{url}/voice", data=CALL, timeout=10).status_code == 401
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
     finally:
-        _stop(process)
+        stop_process(process)
         assert process.stderr is not None
         process.stderr.close()
 
@@ -267,7 +251,7 @@ def test_an_admin_reload_reaches_every_worker(tmp_path: Path) -> None:
         else:
             pytest.fail("the workers never served the new configuration")
     finally:
-        _stop(process)
+        stop_process(process)
         assert process.stderr is not None
         output = process.stderr.read()
         process.stderr.close()

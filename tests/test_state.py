@@ -30,12 +30,11 @@ from flows.routing import Router, load_pbx
 from flows.routing._state import MemoryStore, RedisStore, StateStore, StateStoreError
 from providers import AIAssistant, Message, Reply, ScriptedEngine
 from tests.ci import running_in_ci
+from tests.loopback import free_port, stop_process
 from tests.redis_server import (
-    free_port,
     redis_client,
     require_redis_py,
     start_redis,
-    stop_server,
     unavailable,
 )
 
@@ -594,7 +593,7 @@ def test_a_redis_outage_is_logged_once_and_spreads_the_picks(
         assert [_first_rung(router, f"CA-up-{i}") for i in range(3)] == ["1001", "1002", "1004"]
         assert _store_records(caplog) == []
 
-        stop_server(process)
+        stop_process(process)
         during = [_first_rung(router, f"CA-down-{i}") for i in range(60)]
         (failing,) = _store_records(caplog)
         assert failing.startswith("state store failing")
@@ -609,7 +608,7 @@ def test_a_redis_outage_is_logged_once_and_spreads_the_picks(
                                           "round-robin picks take turns again"]  # fmt: skip
     finally:
         client.close()
-        stop_server(process)
+        stop_process(process)
 
 
 def test_a_redis_client_without_socket_timeouts_is_refused() -> None:
