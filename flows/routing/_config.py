@@ -634,6 +634,19 @@ class Pbx:
         """The routing settings of ``assistant`` (the defaults if it has none)."""
         return self.assistant_routing.get(assistant, _NO_ROUTING)
 
+    def ringable(self, number: str) -> Extension | None:
+        """The active extension that ringing ``number`` reaches, following forwards to other
+        extensions (at most `MAX_STEPS`); None if the chain ends at a missing or inactive one.
+        """
+        for _ in range(MAX_STEPS):
+            ext = self.extensions.get(number)
+            if ext is None or not ext.active:
+                return None
+            if ext.forward_to is None or not EXTENSION.match(ext.forward_to):
+                return ext
+            number = ext.forward_to
+        return None
+
     def references(self, kind: str, id: str) -> list[str]:
         """Every place that points at ``kind/id`` (as configuration paths): what must go
         before the resource can be deleted."""

@@ -27,10 +27,9 @@ __all__ = ["graph"]
 _UNAVAILABLE_WHEN_INACTIVE: Final = frozenset(
     {"ring_group", "ivr_menu", "ai_assistant", "ai_load_balancer", "conference"}
 )
-#: Campaign statuses that dial now or may later.
 _SECTION_OF: Final = {kind.name: kind.section for kind in KINDS}
+#: Campaign statuses that dial now or may later.
 _LIVE_CAMPAIGN: Final = frozenset({"draft", "active", "paused"})
-_MAX_FORWARDS: Final = 32
 
 
 def graph(pbx: Pbx, at: dt.datetime | None = None) -> Graph:
@@ -130,23 +129,11 @@ class _Builder:
     def ends_unavailable(self, target: Destination) -> bool:
         """Whether routing a call to ``target`` answers with the unavailable message."""
         if target.kind == "extension":
-            return self.ringable(target.id) is None
+            return self.pbx.ringable(target.id) is None
         if target.kind not in _UNAVAILABLE_WHEN_INACTIVE:
             return False
         section: Mapping[str, Any] = getattr(self.pbx, _SECTION_OF[target.kind])
         return not section[target.id].active
-
-    def ringable(self, number: str) -> str | None:
-        """The active extension ringing ``number`` reaches (forwards to extensions followed,
-        as the router does), or None."""
-        for _ in range(_MAX_FORWARDS):
-            ext = self.pbx.extensions.get(number)
-            if ext is None or not ext.active:
-                return None
-            if ext.forward_to is None or not EXTENSION.match(ext.forward_to):
-                return number
-            number = ext.forward_to
-        return None
 
     # -- resources --
 
@@ -173,7 +160,7 @@ class _Builder:
                   active=group.active)  # fmt: skip
         for i, number in enumerate(group.members):
             label = "ring" if group.strategy == "simultaneous" else str(i + 1)
-            marks = frozenset() if self.ringable(number) else frozenset({"skipped"})
+            marks = frozenset() if self.pbx.ringable(number) else frozenset({"skipped"})
             self.edges.append(
                 GraphEdge(f"ring_group/{ident}", f"extension/{number}", "member", label,
                           f"ring_groups.{ident}.members[{i}]", marks)

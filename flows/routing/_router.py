@@ -60,7 +60,6 @@ from ._callback import (
     encode,
 )
 from ._config import (
-    EXTENSION,
     MAX_STEPS,
     AiLoadBalancer,
     Destination,
@@ -319,7 +318,7 @@ class Router:
         return self._route(target, call, steps + 1)
 
     def _extension(self, number: str, call: _Call, steps: int) -> list[Node]:
-        ext = self._ringable(number)
+        ext = self.pbx.ringable(number)
         if ext is None:
             raise _StopError(self.messages.unavailable)
         return [Dial([self._target(ext)], timeout=ext.timeout)]
@@ -358,20 +357,8 @@ class Router:
 
     def _members(self, group: RingGroup) -> list[Extension]:
         """The extensions a group rings: active members, forwards to extensions followed."""
-        found = (self._ringable(number) for number in group.members)
+        found = (self.pbx.ringable(number) for number in group.members)
         return [ext for ext in found if ext is not None]
-
-    def _ringable(self, number: str) -> Extension | None:
-        """The active extension that ringing ``number`` reaches, following forwards to other
-        extensions; None if the chain ends at a missing or inactive one."""
-        for _ in range(MAX_STEPS):
-            ext = self.pbx.extensions.get(number)
-            if ext is None or not ext.active:
-                return None
-            if ext.forward_to is None or not EXTENSION.match(ext.forward_to):
-                return ext
-            number = ext.forward_to
-        return None
 
     def _ring(
         self, group: RingGroup, call: _Call, attempt: int, start: int | None, steps: int
@@ -556,7 +543,7 @@ class Router:
     def _transferable(self, kind: str, ident: str) -> bool:
         """Whether ``kind/id`` is an active extension, ring group or assistant of the PBX."""
         if kind == "extension":
-            return self._ringable(ident) is not None
+            return self.pbx.ringable(ident) is not None
         if kind == "ring_group":
             group = self.pbx.ring_groups.get(ident)
             return group is not None and group.active
